@@ -1,0 +1,103 @@
+//! Check stage: the semantic rules of the trust model. Pure: no I/O, no clock of its own.
+//!
+//! Each rule pushes coded diagnostics into the sink and keeps going, so one run reports every
+//! problem. [`validate`] returns a [`ValidSpec`] only when no error was found.
+
+mod keys;
+mod rules;
+
+pub use keys::{CosignKey, SignerKey};
+
+use indexmap::IndexMap;
+use std::collections::BTreeMap;
+
+use crate::diag::{Sink, Span};
+use crate::kinds::KindInfo;
+use crate::spec::{Inputs, TrustModel};
+
+/// What the rules may know of the world beyond the spec.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// "Now", as seconds since the Unix epoch: injected so key-expiry tests are stable.
+    pub now: i64,
+}
+
+impl Context {
+    /// The real clock.
+    pub fn system() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        Context { now }
+    }
+}
+
+/// A spec every rule accepted, with what the rules resolved on the way.
+#[derive(Clone, Debug)]
+pub struct ValidSpec {
+    pub spec: TrustModel,
+    /// Every kind the spec names (`group/Kind` spelling) → what it is.
+    pub kinds: BTreeMap<String, KindInfo>,
+    /// Signer name → parsed public key.
+    pub signer_keys: IndexMap<String, SignerKey>,
+    /// Registry name → parsed cosign public key.
+    pub cosign_keys: IndexMap<String, CosignKey>,
+}
+
+/// Shared state of one check run.
+pub(crate) struct Checker<'a> {
+    pub(crate) spec: &'a TrustModel,
+    pub(crate) inputs: &'a Inputs,
+    pub(crate) ctx: &'a Context,
+    pub(crate) sink: &'a mut Sink,
+    pub(crate) kinds: BTreeMap<String, KindInfo>,
+    pub(crate) signer_keys: IndexMap<String, SignerKey>,
+    pub(crate) cosign_keys: IndexMap<String, CosignKey>,
+}
+
+impl Checker<'_> {
+    pub(crate) fn push(&mut self, d: crate::diag::Diagnostic) {
+        self.sink.push(d);
+    }
+
+    /// Span of a tenant's table header, for secondary labels.
+    pub(crate) fn tenant_header(&self, tenant: &str) -> Option<Span> {
+        self.spec.headers.tenants.get(tenant).cloned()
+    }
+}
+
+/// Runs every rule over `spec`. Returns the validated spec when no error was raised.
+pub fn validate(
+    spec: &TrustModel,
+    inputs: &Inputs,
+    ctx: &Context,
+    sink: &mut Sink,
+) -> Option<ValidSpec> {
+    let before = sink.error_count();
+    let mut c = Checker {
+        spec,
+        inputs,
+        ctx,
+        sink,
+        kinds: BTreeMap::new(),
+        signer_keys: IndexMap::new(),
+        cosign_keys: IndexMap::new(),
+    };
+    rules::run_all(&mut c);
+    let Checker {
+        kinds,
+        signer_keys,
+        cosign_keys,
+        sink,
+        ..
+    } = c;
+    if sink.error_count() > before {
+        return None;
+    }
+    Some(ValidSpec {
+        spec: spec.clone(),
+        kinds,
+        signer_keys,
+        cosign_keys,
+    })
+}

@@ -1,0 +1,315 @@
+//! Rules on images, charts and registries: semver ranges, anchored tag patterns, capture
+//! groups named by `extract`, hosts within the tenant's registries, keyless identities.
+
+use crate::check::Checker;
+use crate::diag::{Code, Diagnostic};
+use crate::spec::Sp;
+
+pub(super) fn run(c: &mut Checker<'_>) {
+    let spec = c.spec;
+    for reg in spec.registries.values() {
+        let h = reg.host.as_str();
+        if h.contains('*') {
+            c.push(
+                Diagnostic::new(
+                    Code::WildcardGrant,
+                    format!("registry host `{h}` is a wildcard"),
+                )
+                .at(reg.host.span.clone(), "wildcard host")
+                .note("a wildcard registry admits images from hosts nobody reviewed (Adversary 5)")
+                .help("name the registry host exactly"),
+            );
+        } else if !is_host(h) {
+            c.push(
+                Diagnostic::new(
+                    Code::InvalidRegistryHost,
+                    format!("`{h}` is not a registry host"),
+                )
+                .at(reg.host.span.clone(), "expected HOST or HOST:PORT")
+                .help("write the host alone, e.g. `registry.example.com`, without scheme or path"),
+            );
+        }
+        if let Some(k) = &reg.keyless {
+            if !k.issuer.value.starts_with("https://") {
+                c.push(
+                    Diagnostic::new(
+                        Code::InvalidRegex,
+                        format!("keyless issuer `{}` is not an https URL", k.issuer.value),
+                    )
+                    .at(k.issuer.span.clone(), "expected the OIDC issuer URL")
+                    .help("e.g. `https://token.actions.githubusercontent.com`"),
+                );
+            }
+            pattern(c, &k.subject, "keyless subject");
+        }
+    }
+    for (tenant, t) in &spec.tenants {
+        let hosts: Vec<&str> = t
+            .registries
+            .iter()
+            .filter_map(|r| spec.registries.get(&r.value))
+            .map(|r| r.host.as_str())
+            .collect();
+        for img in &t.images {
+            semver_range(c, &img.semver);
+            let host = img.repository.split('/').next().unwrap_or("");
+            if !img.repository.contains('/') || !hosts.contains(&host) {
+                outside(c, tenant, &img.repository, host, &hosts);
+            }
+            let compiled = img
+                .tag_pattern
+                .as_ref()
+                .and_then(|p| pattern(c, p, "tag pattern"));
+            if let Some(ex) = &img.extract {
+                match (&img.tag_pattern, compiled) {
+                    (None, _) => c.push(
+                        Diagnostic::new(Code::UnknownCaptureGroup, "`extract` without a `tag_pattern`")
+                            .at(ex.span.clone(), "nothing to extract from")
+                            .help("add a `tag_pattern` with a named group, e.g. '^v(?P<version>[0-9.]+)$'"),
+                    ),
+                    (Some(_), Some(re)) => extract(c, ex, &re),
+                    (Some(_), None) => {}
+                }
+            }
+        }
+        for chart in &t.charts {
+            semver_range(c, &chart.version);
+            let url = chart.repository.as_str();
+            if let Some(rest) = url.strip_prefix("oci://") {
+                let host = rest.split('/').next().unwrap_or("");
+                if !hosts.contains(&host) {
+                    outside(c, tenant, &chart.repository, host, &hosts);
+                }
+            } else if !url.starts_with("https://") {
+                c.push(
+                    Diagnostic::new(
+                        Code::InvalidChartRepository,
+                        format!("chart repository `{url}` is neither oci:// nor https://"),
+                    )
+                    .at(chart.repository.span.clone(), "unsupported scheme")
+                    .help("use `oci://HOST/PATH` (verifiable with cosign) or `https://…`"),
+                );
+            }
+        }
+    }
+}
+
+fn is_host(h: &str) -> bool {
+    let (name, port) = match h.rsplit_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (h, None),
+    };
+    !name.is_empty()
+        && port.is_none_or(|p| p.parse::<u16>().is_ok())
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+fn outside(c: &mut Checker<'_>, tenant: &str, repo: &Sp<String>, host: &str, hosts: &[&str]) {
+    c.push(
+        Diagnostic::new(
+            Code::ImageOutsideRegistries,
+            format!(
+                "tenant `{tenant}` takes `{}` from `{host}`, which is not one of its registries",
+                repo.value
+            ),
+        )
+        .at(repo.span.clone(), "host not among the tenant's registries")
+        .note("automation and admission only trust the tenant's registries (Adversary 5)")
+        .help(if hosts.is_empty() {
+            "give the tenant a `registries` list that holds this host".to_string()
+        } else {
+            format!("use one of: {}", hosts.join(", "))
+        }),
+    );
+}
+
+/// Masterminds-style range (`>=1.0.0 <2.0.0`, `^1.2`, `~1.2.3`, `1.x`, `a - b`, `||`),
+/// checked with the `semver` crate comparator by comparator.
+pub(crate) fn parse_range(range: &str) -> Result<(), String> {
+    if range.trim().is_empty() {
+        return Err("empty range".into());
+    }
+    for alt in range.split("||") {
+        let alt = alt.trim();
+        if alt.is_empty() {
+            return Err("empty alternative around `||`".into());
+        }
+        let alt = match alt.split_once(" - ") {
+            Some((lo, hi)) => format!(">={} <={}", lo.trim(), hi.trim()),
+            None => alt.to_string(),
+        };
+        let mut pending = String::new();
+        for tok in alt.split([' ', ',']).filter(|t| !t.is_empty()) {
+            if tok
+                .chars()
+                .all(|ch| matches!(ch, '<' | '>' | '=' | '~' | '^' | '!'))
+            {
+                pending.push_str(tok);
+                continue;
+            }
+            let comparator = format!("{pending}{}", tok.trim_start_matches(['v', 'V']));
+            pending.clear();
+            let comparator = comparator.replace(['x', 'X'], "*").replace("!=", "");
+            if comparator == "*" {
+                continue;
+            }
+            semver::Comparator::parse(&comparator).map_err(|e| format!("`{tok}`: {e}"))?;
+        }
+        if !pending.is_empty() {
+            return Err(format!("operator `{pending}` without a version"));
+        }
+    }
+    Ok(())
+}
+
+fn semver_range(c: &mut Checker<'_>, r: &Sp<String>) {
+    if let Err(e) = parse_range(&r.value) {
+        c.push(
+            Diagnostic::new(
+                Code::InvalidSemverRange,
+                format!("`{}` is not a semver range", r.value),
+            )
+            .at(r.span.clone(), e)
+            .help("write comparators separated by spaces, e.g. \">=1.0.0 <2.0.0\""),
+        );
+    }
+}
+
+/// Compiles a pattern and requires `^…$`; returns the regex when it compiles.
+fn pattern(c: &mut Checker<'_>, p: &Sp<String>, what: &str) -> Option<regex::Regex> {
+    let re = match regex::Regex::new(&p.value) {
+        Ok(re) => re,
+        Err(e) => {
+            let msg = e.to_string();
+            let last = msg.lines().last().unwrap_or("invalid").trim().to_string();
+            c.push(
+                Diagnostic::new(
+                    Code::InvalidRegex,
+                    format!("{what} `{}` does not compile", p.value),
+                )
+                .at(p.span.clone(), last)
+                .help("write an RE2 regular expression (Flux and Kyverno are Go programs)"),
+            );
+            return None;
+        }
+    };
+    if !is_anchored(&p.value) {
+        c.push(
+            Diagnostic::new(Code::UnanchoredPattern, format!("{what} `{}` is not anchored", p.value))
+                .at(p.span.clone(), "must start with `^` and end with `$`")
+                .note("an unanchored pattern also matches longer strings: `v1.2.3` matches `v1.2.3-backdoor` (Adversary 5)")
+                .help(format!("write '^{}$'", p.value.trim_start_matches('^').trim_end_matches('$'))),
+        );
+    }
+    Some(re)
+}
+
+/// `^…$` with the final `$` not escaped.
+pub(crate) fn is_anchored(p: &str) -> bool {
+    if !p.starts_with('^') || !p.ends_with('$') || p.len() < 2 {
+        return false;
+    }
+    let body = &p[..p.len() - 1];
+    let backslashes = body.bytes().rev().take_while(|&b| b == b'\\').count();
+    backslashes % 2 == 0
+}
+
+/// Every `$name`/`${name}`/`$1` in `extract` must name a group of the pattern
+/// (Go's `Regexp.ExpandString` silently expands an unknown name to "").
+fn extract(c: &mut Checker<'_>, ex: &Sp<String>, re: &regex::Regex) {
+    let names: Vec<&str> = re.capture_names().flatten().collect();
+    let groups = re.captures_len() - 1;
+    let s = ex.as_str();
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    let mut found_any = false;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        if bytes.get(i + 1) == Some(&b'$') {
+            i += 2;
+            continue;
+        }
+        let (name, len) = if bytes.get(i + 1) == Some(&b'{') {
+            match s[i + 2..].find('}') {
+                Some(end) => (&s[i + 2..i + 2 + end], end + 3),
+                None => (&s[i + 1..], s.len() - i),
+            }
+        } else {
+            let n = s[i + 1..]
+                .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                .unwrap_or(s.len() - i - 1);
+            (&s[i + 1..i + 1 + n], n + 1)
+        };
+        found_any = true;
+        let ok = match name.parse::<usize>() {
+            Ok(n) => n <= groups,
+            Err(_) => names.contains(&name),
+        };
+        if !ok {
+            let start = super::inner_start(&ex.span) + i;
+            let span = crate::diag::Span::new(ex.span.file, start..start + len);
+            c.push(
+                Diagnostic::new(
+                    Code::UnknownCaptureGroup,
+                    format!("`extract` names `{name}`, which is no capture group of the tag pattern"),
+                )
+                .at(span, "no such group")
+                .note("Flux expands an unknown group to \"\": every tag extracts to the empty string and no tag ever qualifies")
+                .help(if names.is_empty() {
+                    "add a named group to the pattern, e.g. '^v(?P<version>[0-9]+\\.[0-9]+\\.[0-9]+)$', or drop `extract`".to_string()
+                } else {
+                    format!("groups of the pattern: {}", names.join(", "))
+                }),
+            );
+        }
+        i += len.max(1);
+    }
+    if !found_any {
+        c.push(
+            Diagnostic::new(
+                Code::UnknownCaptureGroup,
+                "`extract` names no capture group",
+            )
+            .at(ex.span.clone(), "expected `$name`")
+            .help("write `$name` of a named group of the tag pattern"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        for ok in [
+            ">=1.0.0 <2.0.0",
+            "^1.2",
+            "~1.2.3",
+            "1.x",
+            "1.0 - 2.0",
+            ">= 1.0, < 2",
+            "*",
+            "1.2.3 || >=2.0.0",
+        ] {
+            assert!(parse_range(ok).is_ok(), "{ok}: {:?}", parse_range(ok));
+        }
+        for bad in ["", "latest", ">=", ">=1.0.0 <", "1.0.0 ||"] {
+            assert!(parse_range(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn anchors() {
+        assert!(is_anchored("^v[0-9]+$"));
+        assert!(!is_anchored("v[0-9]+$"));
+        assert!(!is_anchored("^v[0-9]+"));
+        assert!(!is_anchored("^v\\$"));
+        assert!(is_anchored("^v\\\\$"));
+    }
+}

@@ -1,0 +1,124 @@
+//! Command-line arguments (clap derive only). Spellings of the contract are fixed:
+//! `check`, `generate`, `schema`, `explain`, `access`, `who-can`, `--spec`, `--out`, `--check`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trustc",
+    version,
+    about = "Compile a Flux CD trust model into the manifests that enforce it",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the trust model; exit 0 when it is sound.
+    Check(CheckArgs),
+    /// Print the JSON Schema of the trust model.
+    Schema,
+    /// Print the documentation of a diagnostic code (e.g. `trustc explain TC1005`).
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// The trust model.
+    #[arg(long, value_name = "FILE", default_value = "policy-spec/trust.toml")]
+    pub spec: PathBuf,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Diagnostic output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Output directory.
+    #[arg(long, value_name = "DIR", default_value = "generated")]
+    pub out: PathBuf,
+    /// Write nothing; exit 1 and list the files that differ from what the spec compiles to.
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: print a unified diff of each differing file.
+    #[arg(long, requires = "check")]
+    pub diff: bool,
+    /// Directory of template overrides (same names as the embedded templates).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A code (`TC1005`) or rule name (`cluster-scoped-kind`).
+    #[arg(required_unless_present = "list")]
+    pub code: Option<String>,
+    /// List every code with its name and severity.
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Environment whose generated manifests to read (default: the only or first one).
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Read this directory of manifests instead of the spec's generated output.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: Option<PathBuf>,
+    /// The trust model (to find the generated output and tenant names).
+    #[arg(long, value_name = "FILE", default_value = "policy-spec/trust.toml")]
+    pub spec: PathBuf,
+    /// Generated output directory of the spec.
+    #[arg(long, value_name = "DIR", default_value = "generated")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Tenant whose service account to analyse.
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
+    /// Any service account instead: NAMESPACE:NAME.
+    #[arg(long, value_name = "NS:NAME", conflicts_with = "tenant")]
+    pub service_account: Option<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoCanArgs {
+    /// Verb, as RBAC spells it (get, list, create, update, patch, delete, bind, impersonate…).
+    pub verb: String,
+    /// Resource as kubectl spells it: `clusterrolebindings`, `deployments.apps`, `pods/exec`.
+    pub resource: String,
+    /// Namespace of the request (omit for cluster-scoped resources).
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}

@@ -1,0 +1,155 @@
+//! The command line: parses arguments, runs the stages in order, owns stdout, stderr and
+//! exit codes (0 success, 1 the spec or the output was refused, 2 usage or I/O error).
+
+mod args;
+
+pub use args::*;
+
+use clap::Parser;
+use std::ffi::OsString;
+use std::io::Write as _;
+
+use crate::check::{self, Context, ValidSpec};
+use crate::diag::{self, Code, Sink, SourceMap};
+use crate::spec;
+
+/// Exit statuses.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_REFUSED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+/// Runs trustc with the given arguments (the first is the program name).
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Check(a) => cmd_check(&a),
+        Command::Schema => cmd_schema(),
+        Command::Explain(a) => cmd_explain(&a),
+    }
+}
+
+/// The clock: `TRUSTC_NOW` (Unix seconds) when set, so expiry checks are reproducible.
+fn context() -> Context {
+    match std::env::var("TRUSTC_NOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(now) => Context { now },
+        None => Context::system(),
+    }
+}
+
+/// The front end as a library call: load the spec and its key files, run every rule.
+/// `Ok(None)` when the spec was refused (the reasons are in `sink`).
+pub fn load_and_check(
+    path: &std::path::Path,
+    ctx: &Context,
+    map: &mut SourceMap,
+    sink: &mut Sink,
+) -> std::io::Result<Option<ValidSpec>> {
+    let loaded = spec::load(path, map, sink)?;
+    Ok(loaded
+        .model
+        .as_ref()
+        .and_then(|m| check::validate(m, &loaded.inputs, ctx, sink)))
+}
+
+/// Loads and checks a spec; prints diagnostics; `Err(exit code)` when refused.
+pub(crate) fn front_end(a: &SpecArgs, map: &mut SourceMap) -> Result<ValidSpec, i32> {
+    let mut sink = Sink::new();
+    let valid = match load_and_check(&a.spec, &context(), map, &mut sink) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: cannot read spec `{}`: {e}", a.spec.display());
+            return Err(EXIT_USAGE);
+        }
+    };
+    if a.deny_warnings {
+        sink.deny_warnings();
+    }
+    let failed = sink.has_errors();
+    report(map, sink, a.format);
+    match valid {
+        Some(v) if !failed => Ok(v),
+        _ => Err(EXIT_REFUSED),
+    }
+}
+
+/// Prints diagnostics to stderr in the chosen format.
+pub(crate) fn report(map: &SourceMap, sink: Sink, format: Format) {
+    if sink.is_empty() && format == Format::Human {
+        return;
+    }
+    let diags = sink.into_sorted();
+    let text = match format {
+        Format::Human => diag::render_all(map, &diags),
+        Format::Json => diag::render_json(map, &diags),
+    };
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+fn cmd_check(a: &CheckArgs) -> i32 {
+    let mut map = SourceMap::new();
+    match front_end(&a.spec, &mut map) {
+        Ok(v) => {
+            if a.spec.format == Format::Human {
+                eprintln!(
+                    "{}: ok: {} tenant(s), {} environment(s)",
+                    a.spec.spec.display(),
+                    v.spec.tenants.len(),
+                    v.spec.environments.len()
+                );
+            }
+            EXIT_OK
+        }
+        Err(code) => code,
+    }
+}
+
+/// The JSON Schema of the trust model, as `trustc schema` prints it.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(spec::TrustModel);
+    serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
+}
+
+fn cmd_schema() -> i32 {
+    print!("{}", schema_json());
+    EXIT_OK
+}
+
+fn cmd_explain(a: &ExplainArgs) -> i32 {
+    if a.list {
+        for c in Code::ALL {
+            println!("{}  {:<8} {}", c.id(), c.severity().as_str(), c.name());
+        }
+        return EXIT_OK;
+    }
+    let given = a.code.as_deref().unwrap_or_default();
+    match given.parse::<Code>() {
+        Ok(code) => {
+            print!("{}", code.documentation());
+            EXIT_OK
+        }
+        Err(()) => {
+            eprintln!("error: `{given}` is not a trustc diagnostic code");
+            let names = Code::ALL.iter().flat_map(|c| [c.id(), c.name()]);
+            if let Some(s) = spec::suggest(given, names) {
+                eprintln!("help: did you mean `{s}`?");
+            } else {
+                eprintln!("help: `trustc explain --list` lists every code");
+            }
+            EXIT_USAGE
+        }
+    }
+}

@@ -1,0 +1,621 @@
+//! The spanned reader: TOML document tree → [`TrustModel`], reporting every unknown key,
+//! wrong type and missing key with its position (serde would stop at the first).
+
+use indexmap::IndexMap;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::Sp;
+use super::types::*;
+use crate::diag::{Code, Diagnostic, FileId, Sink, Span};
+
+type Val<'i> = Spanned<DeValue<'i>>;
+
+pub(super) struct Reader<'s> {
+    pub(super) file: FileId,
+    pub(super) sink: &'s mut Sink,
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// Closest candidate for a misspelt name, if close enough to be a likely typo.
+pub fn suggest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(given, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// One table being read: remembers which keys were consumed.
+pub(super) struct Table<'t, 'i> {
+    map: &'t DeTable<'i>,
+    span: Span,
+    path: String,
+}
+
+impl<'s> Reader<'s> {
+    fn span(&self, r: std::ops::Range<usize>) -> Span {
+        Span::new(self.file, r)
+    }
+
+    /// Opens `value` as a table whose keys must all be in `allowed`.
+    pub(super) fn table<'t, 'i>(
+        &mut self,
+        value: &'t Val<'i>,
+        path: &str,
+        allowed: &[&str],
+    ) -> Option<Table<'t, 'i>> {
+        match value.get_ref() {
+            DeValue::Table(map) => {
+                for (key, _) in map.iter() {
+                    let k: &str = key.get_ref();
+                    if !allowed.contains(&k) {
+                        let mut d = Diagnostic::new(
+                            Code::UnknownKey,
+                            format!("unknown key `{k}` in `{}`", display_path(path)),
+                        )
+                        .at(self.span(key.span()), "not a key of this table")
+                        .note(
+                            "a misspelt key would silently widen or drop a rule, so unknown keys are refused",
+                        );
+                        d = match suggest(k, allowed.iter().copied()) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d.help(format!("expected one of: {}", allowed.join(", "))),
+                        };
+                        self.sink.push(d);
+                    }
+                }
+                Some(Table {
+                    map,
+                    span: self.span(value.span()),
+                    path: path.to_string(),
+                })
+            }
+            other => {
+                self.wrong_type(value, path, "a table", other);
+                None
+            }
+        }
+    }
+
+    fn wrong_type(&mut self, value: &Val<'_>, path: &str, want: &str, got: &DeValue<'_>) {
+        self.sink.push(
+            Diagnostic::new(
+                Code::WrongType,
+                format!(
+                    "`{}` must be {want}, found {}",
+                    display_path(path),
+                    type_name(got)
+                ),
+            )
+            .at(self.span(value.span()), format!("expected {want}")),
+        );
+    }
+
+    fn missing(&mut self, table: &Table<'_, '_>, key: &str, what: &str) {
+        self.sink.push(
+            Diagnostic::new(
+                Code::MissingKey,
+                format!("missing key `{key}` in `{}`", display_path(&table.path)),
+            )
+            .at(table.span.clone(), format!("`{key}` is required here"))
+            .help(format!("add `{key} = {what}`")),
+        );
+    }
+
+    pub(super) fn string(&mut self, v: &Val<'_>, path: &str) -> Option<Sp<String>> {
+        match v.get_ref() {
+            DeValue::String(s) => Some(Sp::new(s.to_string(), self.span(v.span()))),
+            other => {
+                self.wrong_type(v, path, "a string", other);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, v: &Val<'_>, path: &str) -> Option<Sp<bool>> {
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(Sp::new(*b, self.span(v.span()))),
+            other => {
+                self.wrong_type(v, path, "a boolean (true or false)", other);
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, v: &Val<'_>, path: &str) -> Option<Sp<i64>> {
+        match v.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
+                .ok()
+                .map(|n| Sp::new(n, self.span(v.span()))),
+            other => {
+                self.wrong_type(v, path, "an integer", other);
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, v: &Val<'_>, path: &str) -> Option<Vec<Sp<String>>> {
+        match v.get_ref() {
+            DeValue::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    match self.string(item, &format!("{path}[{i}]")) {
+                        Some(s) => out.push(s),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(out)
+            }
+            other => {
+                self.wrong_type(v, path, "an array of strings", other);
+                None
+            }
+        }
+    }
+}
+
+impl<'t, 'i> Table<'t, 'i> {
+    pub(super) fn get(&self, key: &str) -> Option<&'t Val<'i>> {
+        self.map.get(key)
+    }
+
+    fn sub(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    pub(super) fn req_string(&self, r: &mut Reader<'_>, key: &str) -> Option<Sp<String>> {
+        match self.get(key) {
+            Some(v) => r.string(v, &self.sub(key)),
+            None => {
+                r.missing(self, key, "\"…\"");
+                None
+            }
+        }
+    }
+
+    /// `Ok(None)` when absent; `Err(())` when present with the wrong type.
+    pub(super) fn opt_string(
+        &self,
+        r: &mut Reader<'_>,
+        key: &str,
+    ) -> Result<Option<Sp<String>>, ()> {
+        match self.get(key) {
+            Some(v) => r.string(v, &self.sub(key)).map(Some).ok_or(()),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn opt_bool(&self, r: &mut Reader<'_>, key: &str) -> Result<Option<Sp<bool>>, ()> {
+        match self.get(key) {
+            Some(v) => r.boolean(v, &self.sub(key)).map(Some).ok_or(()),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn req_bool(&self, r: &mut Reader<'_>, key: &str) -> Option<Sp<bool>> {
+        match self.get(key) {
+            Some(v) => r.boolean(v, &self.sub(key)),
+            None => {
+                r.missing(self, key, "true");
+                None
+            }
+        }
+    }
+
+    pub(super) fn req_integer(&self, r: &mut Reader<'_>, key: &str) -> Option<Sp<i64>> {
+        match self.get(key) {
+            Some(v) => r.integer(v, &self.sub(key)),
+            None => {
+                r.missing(self, key, "1");
+                None
+            }
+        }
+    }
+
+    pub(super) fn req_strings(&self, r: &mut Reader<'_>, key: &str) -> Option<Vec<Sp<String>>> {
+        match self.get(key) {
+            Some(v) => r.strings(v, &self.sub(key)),
+            None => {
+                r.missing(self, key, "[\"…\"]");
+                None
+            }
+        }
+    }
+
+    pub(super) fn opt_strings(&self, r: &mut Reader<'_>, key: &str) -> Result<Vec<Sp<String>>, ()> {
+        match self.get(key) {
+            Some(v) => r.strings(v, &self.sub(key)).ok_or(()),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// A required sub-table read with `f`.
+    pub(super) fn req_table<T>(
+        &self,
+        r: &mut Reader<'_>,
+        key: &str,
+        f: impl FnOnce(&mut Reader<'_>, &'t Val<'i>, &str) -> Option<T>,
+    ) -> Option<T> {
+        match self.get(key) {
+            Some(v) => f(r, v, &self.sub(key)),
+            None => {
+                r.missing(self, key, "{ … }");
+                None
+            }
+        }
+    }
+
+    /// An optional sub-table read with `f`.
+    pub(super) fn opt_table<T>(
+        &self,
+        r: &mut Reader<'_>,
+        key: &str,
+        f: impl FnOnce(&mut Reader<'_>, &'t Val<'i>, &str) -> Option<T>,
+    ) -> Result<Option<T>, ()> {
+        match self.get(key) {
+            Some(v) => f(r, v, &self.sub(key)).map(Some).ok_or(()),
+            None => Ok(None),
+        }
+    }
+
+    /// A table of named entries (`[tenants.NAME]`), each read with `f`.
+    /// Entries that fail to read are dropped (their problems are already reported).
+    pub(super) fn named<T>(
+        &self,
+        r: &mut Reader<'_>,
+        key: &str,
+        headers: &mut IndexMap<String, Span>,
+        mut f: impl FnMut(&mut Reader<'_>, &'t Val<'i>, &str) -> Option<T>,
+    ) -> Result<IndexMap<String, T>, ()> {
+        let Some(v) = self.get(key) else {
+            return Ok(IndexMap::new());
+        };
+        let DeValue::Table(map) = v.get_ref() else {
+            r.wrong_type(v, &self.sub(key), "a table", v.get_ref());
+            return Err(());
+        };
+        let mut out = IndexMap::new();
+        let mut ok = true;
+        for (name, value) in map.iter() {
+            let n: &str = name.get_ref();
+            headers.insert(n.to_string(), r.span(name.span()));
+            match f(r, value, &format!("{}.{}", self.sub(key), n)) {
+                Some(t) => {
+                    out.insert(n.to_string(), t);
+                }
+                None => ok = false,
+            }
+        }
+        if ok { Ok(out) } else { Err(()) }
+    }
+
+    /// An array of tables (`[[tenants.X.images]]`), each read with `f`.
+    pub(super) fn array_of<T>(
+        &self,
+        r: &mut Reader<'_>,
+        key: &str,
+        mut f: impl FnMut(&mut Reader<'_>, &'t Val<'i>, &str) -> Option<T>,
+    ) -> Result<Vec<T>, ()> {
+        let Some(v) = self.get(key) else {
+            return Ok(Vec::new());
+        };
+        let DeValue::Array(items) = v.get_ref() else {
+            r.wrong_type(v, &self.sub(key), "an array of tables", v.get_ref());
+            return Err(());
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match f(r, item, &format!("{}[{i}]", self.sub(key))) {
+                Some(t) => out.push(t),
+                None => ok = false,
+            }
+        }
+        if ok { Ok(out) } else { Err(()) }
+    }
+}
+
+fn display_path(path: &str) -> &str {
+    if path.is_empty() {
+        "the top level"
+    } else {
+        path
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The model's shape, one function per table.
+// ---------------------------------------------------------------------------------------
+
+const TOP: &[&str] = &[
+    "version",
+    "flux",
+    "admission",
+    "git",
+    "secrets",
+    "alerts",
+    "signers",
+    "registries",
+    "environments",
+    "platform",
+    "tenants",
+    "kinds",
+];
+
+pub(super) fn trust_model(r: &mut Reader<'_>, root: &Val<'_>) -> Option<TrustModel> {
+    let t = r.table(root, "", TOP)?;
+    let mut headers = Headers::default();
+    let version = t.req_integer(r, "version");
+    let flux = t.opt_table(r, "flux", flux);
+    let admission = t.opt_table(r, "admission", admission);
+    let git = t.opt_table(r, "git", git);
+    let secrets = t.req_table(r, "secrets", secrets);
+    let alerts = t.opt_table(r, "alerts", alerts);
+    let signers = t.named(r, "signers", &mut headers.signers, signer);
+    let registries = t.named(r, "registries", &mut headers.registries, registry);
+    let environments = t.named(r, "environments", &mut headers.environments, environment);
+    if t.get("environments").is_none() {
+        r.missing(&t, "environments", "{ … }");
+    }
+    headers.flux = t.get("flux").map(|v| r.span(v.span()));
+    headers.platform = t.get("platform").map(|v| r.span(v.span()));
+    let platform = t.req_table(r, "platform", platform);
+    let tenants = t.named(r, "tenants", &mut headers.tenants, tenant);
+    let kinds = t.named(r, "kinds", &mut headers.kinds, kind_def);
+    Some(TrustModel {
+        version: version?,
+        flux: flux.ok()?.unwrap_or_default(),
+        admission: admission.ok()?.unwrap_or_default(),
+        git: git.ok()?.unwrap_or_default(),
+        secrets: secrets?,
+        alerts: alerts.ok()?,
+        signers: signers.ok()?,
+        registries: registries.ok()?,
+        environments: environments.ok()?,
+        platform: platform?,
+        tenants: tenants.ok()?,
+        kinds: kinds.ok()?,
+        headers,
+    })
+}
+
+fn flux(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Flux> {
+    let t = r.table(
+        v,
+        path,
+        &[
+            "namespace",
+            "version",
+            "api_server_cidrs",
+            "policy_namespace",
+            "monitoring_namespace",
+            "pod_security_version",
+        ],
+    )?;
+    let namespace = t.opt_string(r, "namespace");
+    let version = t.opt_string(r, "version");
+    let cidrs = t.opt_strings(r, "api_server_cidrs");
+    let policy_namespace = t.opt_string(r, "policy_namespace");
+    let monitoring_namespace = t.opt_string(r, "monitoring_namespace");
+    let pod_security_version = t.opt_string(r, "pod_security_version");
+    Some(Flux {
+        namespace: namespace.ok()?,
+        version: version.ok()?,
+        api_server_cidrs: cidrs.ok()?,
+        policy_namespace: policy_namespace.ok()?,
+        monitoring_namespace: monitoring_namespace.ok()?,
+        pod_security_version: pod_security_version.ok()?,
+    })
+}
+
+fn admission(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Admission> {
+    let t = r.table(v, path, &["engine", "kyverno_version"])?;
+    let engine = t.opt_string(r, "engine");
+    let kyverno_version = t.opt_string(r, "kyverno_version");
+    Some(Admission {
+        engine: engine.ok()?,
+        kyverno_version: kyverno_version.ok()?,
+    })
+}
+
+fn git(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Git> {
+    let t = r.table(v, path, &["known_hosts", "interval"])?;
+    let known_hosts = t.opt_string(r, "known_hosts");
+    let interval = t.opt_string(r, "interval");
+    Some(Git {
+        known_hosts: known_hosts.ok()?,
+        interval: interval.ok()?,
+    })
+}
+
+fn secrets(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Secrets> {
+    let t = r.table(v, path, &["store", "deploy_key_path"])?;
+    let store = t.req_string(r, "store");
+    let deploy_key_path = t.req_string(r, "deploy_key_path");
+    Some(Secrets {
+        store: store?,
+        deploy_key_path: deploy_key_path?,
+    })
+}
+
+fn alerts(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Alerts> {
+    let t = r.table(
+        v,
+        path,
+        &["prometheus", "for", "provider", "channel", "secret"],
+    )?;
+    let prometheus = t.opt_bool(r, "prometheus");
+    let for_ = t.opt_string(r, "for");
+    let provider = t.opt_string(r, "provider");
+    let channel = t.opt_string(r, "channel");
+    let secret = t.opt_string(r, "secret");
+    Some(Alerts {
+        prometheus: prometheus.ok()?,
+        for_: for_.ok()?,
+        provider: provider.ok()?,
+        channel: channel.ok()?,
+        secret: secret.ok()?,
+    })
+}
+
+fn signer(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Signer> {
+    let t = r.table(v, path, &["email", "key", "fingerprint"])?;
+    let email = t.req_string(r, "email");
+    let key = t.req_string(r, "key");
+    let fingerprint = t.opt_string(r, "fingerprint");
+    Some(Signer {
+        email: email?,
+        key: key?,
+        fingerprint: fingerprint.ok()?,
+    })
+}
+
+fn registry(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Registry> {
+    let t = r.table(v, path, &["host", "cosign_key", "keyless"])?;
+    let host = t.req_string(r, "host");
+    let cosign_key = t.opt_string(r, "cosign_key");
+    let keyless = t.opt_table(r, "keyless", keyless);
+    Some(Registry {
+        host: host?,
+        cosign_key: cosign_key.ok()?,
+        keyless: keyless.ok()?,
+    })
+}
+
+fn keyless(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Keyless> {
+    let t = r.table(v, path, &["issuer", "subject"])?;
+    let issuer = t.req_string(r, "issuer");
+    let subject = t.req_string(r, "subject");
+    Some(Keyless {
+        issuer: issuer?,
+        subject: subject?,
+    })
+}
+
+fn environment(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Environment> {
+    let t = r.table(v, path, &["branch", "production"])?;
+    let branch = t.req_string(r, "branch");
+    let production = t.opt_bool(r, "production");
+    Some(Environment {
+        branch: branch?,
+        production: production.ok()?,
+    })
+}
+
+fn platform(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Platform> {
+    let t = r.table(v, path, &["repository", "path", "signers", "cluster_kinds"])?;
+    let repository = t.req_string(r, "repository");
+    let p = t.req_string(r, "path");
+    let signers = t.opt_strings(r, "signers");
+    let cluster_kinds = t.opt_strings(r, "cluster_kinds");
+    Some(Platform {
+        repository: repository?,
+        path: p?,
+        signers: signers.ok()?,
+        cluster_kinds: cluster_kinds.ok()?,
+    })
+}
+
+fn tenant(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Tenant> {
+    let t = r.table(
+        v,
+        path,
+        &[
+            "namespaces",
+            "repository",
+            "path",
+            "environments",
+            "signers",
+            "registries",
+            "allowed_kinds",
+            "allow_secrets",
+            "allow_network_policies",
+            "images",
+            "charts",
+        ],
+    )?;
+    let namespaces = t.req_strings(r, "namespaces");
+    let repository = t.req_string(r, "repository");
+    let p = t.req_string(r, "path");
+    let environments = t.req_strings(r, "environments");
+    let signers = t.opt_strings(r, "signers");
+    let registries = t.opt_strings(r, "registries");
+    let allowed_kinds = t.req_strings(r, "allowed_kinds");
+    let allow_secrets = t.opt_bool(r, "allow_secrets");
+    let allow_network_policies = t.opt_bool(r, "allow_network_policies");
+    let images = t.array_of(r, "images", image);
+    let charts = t.array_of(r, "charts", chart);
+    Some(Tenant {
+        namespaces: namespaces?,
+        repository: repository?,
+        path: p?,
+        environments: environments?,
+        signers: signers.ok()?,
+        registries: registries.ok()?,
+        allowed_kinds: allowed_kinds?,
+        allow_secrets: allow_secrets.ok()?,
+        allow_network_policies: allow_network_policies.ok()?,
+        images: images.ok()?,
+        charts: charts.ok()?,
+    })
+}
+
+fn image(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Image> {
+    let t = r.table(
+        v,
+        path,
+        &["name", "repository", "semver", "tag_pattern", "extract"],
+    )?;
+    let name = t.req_string(r, "name");
+    let repository = t.req_string(r, "repository");
+    let semver = t.req_string(r, "semver");
+    let tag_pattern = t.opt_string(r, "tag_pattern");
+    let extract = t.opt_string(r, "extract");
+    Some(Image {
+        name: name?,
+        repository: repository?,
+        semver: semver?,
+        tag_pattern: tag_pattern.ok()?,
+        extract: extract.ok()?,
+    })
+}
+
+fn chart(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Chart> {
+    let t = r.table(v, path, &["name", "repository", "version"])?;
+    let name = t.req_string(r, "name");
+    let repository = t.req_string(r, "repository");
+    let version = t.req_string(r, "version");
+    Some(Chart {
+        name: name?,
+        repository: repository?,
+        version: version?,
+    })
+}
+
+fn kind_def(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<KindDef> {
+    let t = r.table(v, path, &["resource", "namespaced"])?;
+    let resource = t.req_string(r, "resource");
+    let namespaced = t.req_bool(r, "namespaced");
+    Some(KindDef {
+        resource: resource?,
+        namespaced: namespaced?,
+    })
+}
