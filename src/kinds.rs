@@ -2,7 +2,7 @@
 //! risk class a tenant grant of it falls into. Shared knowledge, not a pipeline stage.
 
 /// Why a kind needs care when granted to a tenant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Risk {
     /// Ordinary namespaced workload or configuration object.
     Normal,
@@ -23,7 +23,7 @@ pub enum Risk {
 }
 
 /// A kind trustc can grant or check.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct KindInfo {
     /// API group; `""` for the core group.
     pub group: String,

@@ -15,8 +15,13 @@
 //! kinds; `access` analyses RBAC in any directory of manifests; `cli` wires it all and alone
 //! owns stdout, stderr and exit codes.
 
+pub mod access;
 pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod kinds;
+pub mod model;
+pub mod render;
 pub mod spec;
+pub mod verify;
+pub mod write;

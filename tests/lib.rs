@@ -1,7 +1,9 @@
 //! The one integration-test binary (linking one binary matters on 2-core CI).
 
+mod access;
 mod docs;
 mod fuzz;
+mod generate;
 mod rules;
 mod schema;
 mod support;

@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate the trust model; exit 0 when it is sound.
     Check(CheckArgs),
+    /// Compile the trust model into the output directory.
+    Generate(GenerateArgs),
     /// Print the JSON Schema of the trust model.
     Schema,
     /// Print the documentation of a diagnostic code (e.g. `trustc explain TC1005`).

@@ -2,6 +2,7 @@
 //! exit codes (0 success, 1 the spec or the output was refused, 2 usage or I/O error).
 
 mod args;
+mod generate;
 
 pub use args::*;
 
@@ -34,6 +35,7 @@ where
     };
     match cli.command {
         Command::Check(a) => cmd_check(&a),
+        Command::Generate(a) => generate::cmd_generate(&a),
         Command::Schema => cmd_schema(),
         Command::Explain(a) => cmd_explain(&a),
     }

@@ -1,0 +1,174 @@
+//! `trustc generate`: model → render → verify → write, or `--check` for drift.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use super::{EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Format, GenerateArgs, front_end, report};
+use crate::diag::{Code, Diagnostic, Sink, SourceMap};
+use crate::render::TemplateSet;
+use crate::write::{self, Drift, Tree};
+use crate::{model, render, verify};
+
+/// Compiles a validated spec into the output tree, in memory. `Err` carries the
+/// diagnostics that refused the output.
+pub(crate) fn compile(
+    valid: &crate::check::ValidSpec,
+    spec_path: &str,
+    templates: &TemplateSet,
+) -> Result<Tree, Sink> {
+    let policy = model::resolve(valid, spec_path);
+    let mut sink = Sink::new();
+    let mut rendered = match render::render(&policy, templates) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in errors {
+                sink.push(template_error(&e));
+            }
+            return Err(sink);
+        }
+    };
+    let verified = match verify::verify(&rendered) {
+        Ok(v) => v,
+        Err(diags) => {
+            for d in diags {
+                sink.push(d);
+            }
+            return Err(sink);
+        }
+    };
+    // Directory kustomizations list what survived verification.
+    let paths: Vec<String> = verified.iter().map(|m| m.path.clone()).collect();
+    rendered = match render::kustomizations(&paths, templates) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in errors {
+                sink.push(template_error(&e));
+            }
+            return Err(sink);
+        }
+    };
+    let kust = match verify::verify(&rendered) {
+        Ok(v) => v,
+        Err(diags) => {
+            for d in diags {
+                sink.push(d);
+            }
+            return Err(sink);
+        }
+    };
+    let header = write::header(&policy.spec_path);
+    let mut tree = Tree::default();
+    for m in verified.into_iter().chain(kust) {
+        let mut bytes = header.clone().into_bytes();
+        bytes.extend_from_slice(m.yaml.as_bytes());
+        tree.files.insert(m.path, bytes);
+    }
+    Ok(tree.with_manifest())
+}
+
+fn template_error(e: &render::RenderError) -> Diagnostic {
+    Diagnostic::new(
+        Code::TemplateError,
+        format!(
+            "template `{}` failed to render `{}`: {}",
+            e.template, e.path, e.message
+        ),
+    )
+    .help("fix the template override (or remove it to use trustc's own)")
+}
+
+pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
+    let mut map = SourceMap::new();
+    let valid = match front_end(&a.spec, &mut map) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let templates = match &a.templates {
+        None => TemplateSet::embedded(),
+        Some(dir) => match TemplateSet::with_overrides(dir) {
+            Ok(t) => t,
+            Err(e @ render::OverrideError::Io(..)) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_REFUSED;
+            }
+        },
+    };
+    let spec_path = a.spec.spec.display().to_string();
+    let tree = match compile(&valid, &spec_path, &templates) {
+        Ok(t) => t,
+        Err(sink) => {
+            eprintln!(
+                "error: the output was refused; nothing under `{}` was changed",
+                a.out.display()
+            );
+            report(&map, sink, a.spec.format);
+            return EXIT_REFUSED;
+        }
+    };
+    if a.check {
+        return check_drift(&tree, &a.out, a.diff);
+    }
+    match write::write(&tree, &a.out) {
+        Ok(stats) => {
+            if a.spec.format == Format::Human {
+                eprintln!(
+                    "{}: {} files ({} written, {} unchanged, {} pruned)",
+                    a.out.display(),
+                    tree.files.len(),
+                    stats.written,
+                    stats.unchanged,
+                    stats.deleted
+                );
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("note: nothing under `{}` was changed", a.out.display());
+            EXIT_USAGE
+        }
+    }
+}
+
+fn check_drift(tree: &Tree, out: &Path, show_diff: bool) -> i32 {
+    let drift = match write::drift(tree, out) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if drift.is_empty() {
+        eprintln!("{}: up to date ({} files)", out.display(), tree.files.len());
+        return EXIT_OK;
+    }
+    let mut stdout = std::io::stdout().lock();
+    for d in &drift {
+        let (what, rel) = match d {
+            Drift::Changed(p) => ("changed", p),
+            Drift::Missing(p) => ("missing", p),
+            Drift::Stale(p) => ("stale", p),
+        };
+        let _ = writeln!(stdout, "{what}: {}", out.join(rel).display());
+        if show_diff {
+            let old = std::fs::read_to_string(out.join(rel)).unwrap_or_default();
+            let new = tree
+                .files
+                .get(rel)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            let _ = write!(stdout, "{}", write::unified_diff(rel, &old, &new));
+        }
+    }
+    eprintln!(
+        "error[{}]: {} file(s) under `{}` differ from what the spec compiles to; run `trustc generate`",
+        Code::OutputDrift.id(),
+        drift.len(),
+        out.display()
+    );
+    EXIT_REFUSED
+}

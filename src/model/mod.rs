@@ -1,0 +1,201 @@
+//! Model stage: a [`ValidSpec`](crate::check::ValidSpec) resolved into the [`Policy`] the
+//! templates read: tenants × environments with every default applied, every reference
+//! resolved, every placeholder filled, and the admission policies written once as CEL.
+//!
+//! Nothing downstream recomputes policy: templates only lay these values out as YAML.
+
+mod admission;
+mod resolve;
+
+pub use admission::{AdmissionPolicy, NamedExpr, ResourceRule, Validation};
+pub use resolve::resolve;
+
+use serde::Serialize;
+
+use crate::kinds::KindInfo;
+
+/// Verbs a tenant gets on each allowed kind.
+pub const TENANT_VERBS: &[&str] = &[
+    "get", "list", "watch", "create", "update", "patch", "delete",
+];
+/// Verbs on Secrets when a tenant opts in: never list/watch (list returns contents).
+pub const SECRET_VERBS: &[&str] = &["get", "create", "update", "patch", "delete"];
+
+/// Which admission engine the policies are emitted for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// kyverno.io/v1 ClusterPolicy with `validate.cel` and `verifyImages`.
+    Kyverno,
+    /// policies.kyverno.io/v1 ValidatingPolicy + ImageValidatingPolicy.
+    KyvernoCel,
+    /// admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy + binding (signatures via Kyverno).
+    Vap,
+}
+
+/// The whole compiled trust model.
+#[derive(Clone, Debug, Serialize)]
+pub struct Policy {
+    /// The spec file as the user named it, for the generated-file header.
+    pub spec_path: String,
+    pub flux: Flux,
+    pub engine: Engine,
+    pub kyverno_version: String,
+    pub environments: Vec<Env>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Flux {
+    pub namespace: String,
+    pub version: String,
+    pub api_server_cidrs: Vec<String>,
+    pub policy_namespace: String,
+    pub monitoring_namespace: String,
+    pub pod_security_version: String,
+    pub git_interval: String,
+    pub known_hosts: Option<String>,
+    pub secret_store: String,
+    pub alerts: Option<Alerts>,
+    /// apiVersions this Flux release serves for what trustc emits.
+    pub api: FluxApi,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FluxApi {
+    pub source: &'static str,
+    pub kustomize: &'static str,
+    pub helm: &'static str,
+    pub image: &'static str,
+    pub notification: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Alerts {
+    pub prometheus: bool,
+    pub for_: String,
+    pub provider: Option<String>,
+    pub channel: Option<String>,
+    pub secret: Option<String>,
+}
+
+/// One environment: what its Flux instance runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct Env {
+    pub name: String,
+    pub branch: String,
+    pub production: bool,
+    pub platform: Platform,
+    pub tenants: Vec<Tenant>,
+    pub admission: Vec<AdmissionPolicy>,
+    /// Registries with keys whose images are verified at admission, with the tenant
+    /// namespaces that pull from them.
+    pub image_verification: Vec<ImageVerification>,
+    /// Every tenant namespace of this environment (sorted).
+    pub tenant_namespaces: Vec<String>,
+    /// Every tenant service-account username (`system:serviceaccount:ns:name`), sorted.
+    pub tenant_usernames: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Signer {
+    pub name: String,
+    pub email: String,
+    pub fingerprint: String,
+    /// Secret key: `<name>.asc`.
+    pub secret_key: String,
+    pub armored: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Platform {
+    pub namespace: String,
+    pub service_account: String,
+    pub repository: String,
+    pub path: String,
+    pub branch: String,
+    pub signers: Vec<Signer>,
+    pub signers_secret: String,
+    pub git_secret: String,
+    pub deploy_key_path: String,
+    pub cluster_rules: Vec<RbacRule>,
+}
+
+/// One RBAC rule: a group, its resources, verbs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RbacRule {
+    pub api_group: String,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tenant {
+    pub name: String,
+    pub namespaces: Vec<String>,
+    /// Where the tenant's Flux objects live (its first namespace).
+    pub home: String,
+    pub service_account: String,
+    pub username: String,
+    pub repository: String,
+    pub path: String,
+    pub branch: String,
+    pub signers: Vec<Signer>,
+    pub signers_secret: String,
+    pub git_secret: String,
+    pub deploy_key_path: String,
+    pub kinds: Vec<KindInfo>,
+    pub rules: Vec<RbacRule>,
+    pub registries: Vec<Registry>,
+    pub images: Vec<Image>,
+    pub charts: Vec<Chart>,
+    pub allow_secrets: bool,
+    pub allow_network_policies: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Registry {
+    pub name: String,
+    pub host: String,
+    pub cosign_key: Option<String>,
+    pub keyless: Option<Keyless>,
+}
+
+impl Registry {
+    pub fn signed(&self) -> bool {
+        self.cosign_key.is_some() || self.keyless.is_some()
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Keyless {
+    pub issuer: String,
+    pub subject: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Image {
+    pub name: String,
+    pub repository: String,
+    pub semver: String,
+    pub tag_pattern: Option<String>,
+    pub extract: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Chart {
+    pub name: String,
+    /// `OCIRepository` or `HelmRepository`.
+    pub source_kind: &'static str,
+    pub url: String,
+    pub version: String,
+    /// For OCI charts from a signed registry: how to verify.
+    pub verify: Option<Registry>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageVerification {
+    pub registry: Registry,
+    pub namespaces: Vec<String>,
+    /// CEL match condition selecting requests in those namespaces.
+    pub match_condition: String,
+}

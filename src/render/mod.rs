@@ -1,0 +1,309 @@
+//! Render stage: the [`Policy`] through minijinja templates into named text files.
+//!
+//! Templates are embedded in the binary (`templates/` in the source tree); `--templates DIR`
+//! overrides any of them by name. Every interpolated value is JSON-escaped (a JSON string is
+//! a valid YAML double-quoted scalar), so no spec value can change the YAML structure; the
+//! verify stage re-emits canonical YAML afterwards. This is the only module that knows
+//! minijinja.
+
+mod templates;
+
+pub use templates::{EMBEDDED, OverrideError, TemplateSet};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::model::{Engine, Env, Policy, Tenant};
+
+/// One rendered file, before verification.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// Output path relative to the output directory, `/`-separated.
+    pub path: String,
+    /// The template that produced it (for error messages).
+    pub template: String,
+    pub text: String,
+}
+
+/// A template that failed to render.
+#[derive(Debug, Clone)]
+pub struct RenderError {
+    pub template: String,
+    pub path: String,
+    pub message: String,
+}
+
+fn environment(set: &TemplateSet) -> Result<Environment<'static>, RenderError> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::Json);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .expect("default delimiters are valid"),
+    );
+    for (name, source) in set.iter() {
+        env.add_template_owned(name.to_string(), source.to_string())
+            .map_err(|e| RenderError {
+                template: name.to_string(),
+                path: String::new(),
+                message: format!("{e:#}"),
+            })?;
+    }
+    Ok(env)
+}
+
+/// A unit of work: which template renders which file with which context.
+struct Job<'p> {
+    path: String,
+    template: &'static str,
+    env: &'p Env,
+    tenant: Option<&'p Tenant>,
+    item: Option<usize>,
+}
+
+/// Renders every file of the output tree except the per-directory kustomization.yaml files,
+/// which [`kustomizations`] adds once the set of files is known.
+pub fn render(policy: &Policy, set: &TemplateSet) -> Result<Vec<Rendered>, Vec<RenderError>> {
+    let env = environment(set).map_err(|e| vec![e])?;
+    let mut jobs = Vec::new();
+    for e in &policy.environments {
+        let p = |rel: &str| format!("{}/{rel}", e.name);
+        let mut list: Vec<(String, &'static str, Option<&Tenant>)> = vec![
+            (
+                p("flux-lockdown/kustomization.yaml"),
+                "flux/lockdown.yaml.j2",
+                None,
+            ),
+            (p("flux-lockdown/egress.yaml"), "flux/egress.yaml.j2", None),
+            (
+                p("platform/service-account.yaml"),
+                "platform/service-account.yaml.j2",
+                None,
+            ),
+            (
+                p("platform/cluster-role.yaml"),
+                "platform/cluster-role.yaml.j2",
+                None,
+            ),
+            (
+                p("platform/cluster-role-binding.yaml"),
+                "platform/cluster-role-binding.yaml.j2",
+                None,
+            ),
+            (p("platform/signers.yaml"), "platform/signers.yaml.j2", None),
+            (
+                p("platform/deploy-key.yaml"),
+                "platform/deploy-key.yaml.j2",
+                None,
+            ),
+            (p("platform/source.yaml"), "platform/source.yaml.j2", None),
+            (p("platform/sync.yaml"), "platform/sync.yaml.j2", None),
+        ];
+        if let Some(alerts) = &policy.flux.alerts {
+            if alerts.prometheus {
+                list.push((
+                    p("monitoring/prometheus-rule.yaml"),
+                    "monitoring/prometheus-rule.yaml.j2",
+                    None,
+                ));
+                list.push((
+                    p("monitoring/kube-state-metrics.yaml"),
+                    "monitoring/kube-state-metrics.yaml.j2",
+                    None,
+                ));
+            }
+            if alerts.provider.is_some() && !e.tenants.is_empty() {
+                list.push((
+                    p("monitoring/notifications.yaml"),
+                    "monitoring/notifications.yaml.j2",
+                    None,
+                ));
+            }
+        }
+        for t in &e.tenants {
+            let tp = |f: &str| p(&format!("tenants/{}/{f}", t.name));
+            list.extend([
+                (tp("namespaces.yaml"), "tenant/namespaces.yaml.j2", Some(t)),
+                (
+                    tp("service-account.yaml"),
+                    "tenant/service-account.yaml.j2",
+                    Some(t),
+                ),
+                (tp("role.yaml"), "tenant/role.yaml.j2", Some(t)),
+                (
+                    tp("role-binding.yaml"),
+                    "tenant/role-binding.yaml.j2",
+                    Some(t),
+                ),
+                (
+                    tp("network-policies.yaml"),
+                    "tenant/network-policies.yaml.j2",
+                    Some(t),
+                ),
+                (tp("signers.yaml"), "tenant/signers.yaml.j2", Some(t)),
+                (tp("deploy-key.yaml"), "tenant/deploy-key.yaml.j2", Some(t)),
+                (tp("source.yaml"), "tenant/source.yaml.j2", Some(t)),
+                (tp("sync.yaml"), "tenant/sync.yaml.j2", Some(t)),
+            ]);
+            if !t.images.is_empty() {
+                list.push((tp("images.yaml"), "tenant/images.yaml.j2", Some(t)));
+            }
+            if !t.charts.is_empty() {
+                list.push((tp("charts.yaml"), "tenant/charts.yaml.j2", Some(t)));
+            }
+        }
+        let (policy_tpl, images_tpl) = match policy.engine {
+            Engine::Kyverno => (
+                "admission/kyverno.yaml.j2",
+                "admission/kyverno-images.yaml.j2",
+            ),
+            Engine::KyvernoCel => (
+                "admission/kyverno-cel.yaml.j2",
+                "admission/image-validating.yaml.j2",
+            ),
+            Engine::Vap => (
+                "admission/vap.yaml.j2",
+                "admission/image-validating.yaml.j2",
+            ),
+        };
+        for (path, template, tenant) in list {
+            jobs.push(Job {
+                path,
+                template,
+                env: e,
+                tenant,
+                item: None,
+            });
+        }
+        for (i, ap) in e.admission.iter().enumerate() {
+            jobs.push(Job {
+                path: p(&format!("policies/{}.yaml", ap.name)),
+                template: policy_tpl,
+                env: e,
+                tenant: None,
+                item: Some(i),
+            });
+        }
+        if !e.image_verification.is_empty() {
+            jobs.push(Job {
+                path: p("policies/trustc-verify-images.yaml"),
+                template: images_tpl,
+                env: e,
+                tenant: None,
+                item: None,
+            });
+        }
+    }
+    let results: Vec<Result<Rendered, RenderError>> = jobs
+        .par_iter()
+        .map(|j| {
+            let tpl = env.get_template(j.template).map_err(|err| RenderError {
+                template: j.template.to_string(),
+                path: j.path.clone(),
+                message: format!("{err:#}"),
+            })?;
+            let ctx = context! {
+                flux => Value::from(minijinja::value::Serde(&policy.flux)),
+                engine => Value::from(minijinja::value::Serde(policy.engine)),
+                kyverno_version => &policy.kyverno_version,
+                spec_path => &policy.spec_path,
+                env => Value::from(minijinja::value::Serde(j.env)),
+                tenant => Value::from(minijinja::value::Serde(j.tenant)),
+                policy => Value::from(minijinja::value::Serde(j.item.map(|i| &j.env.admission[i]))),
+            };
+            let text = tpl.render(ctx).map_err(|err| RenderError {
+                template: j.template.to_string(),
+                path: j.path.clone(),
+                message: format!("{err:#}"),
+            })?;
+            Ok(Rendered {
+                path: j.path.clone(),
+                template: j.template.to_string(),
+                text,
+            })
+        })
+        .collect();
+    let mut ok = Vec::with_capacity(results.len());
+    let mut errs = Vec::new();
+    for r in results {
+        match r {
+            Ok(x) => ok.push(x),
+            Err(e) => errs.push(e),
+        }
+    }
+    if errs.is_empty() { Ok(ok) } else { Err(errs) }
+}
+
+#[derive(Serialize)]
+struct KustomizationCtx<'a> {
+    resources: Vec<&'a str>,
+    component: bool,
+}
+
+/// Renders a `kustomization.yaml` for every directory that lacks one, listing its files and
+/// subdirectories, so `kustomize build` works on every directory and on each environment.
+pub fn kustomizations(
+    files: &[String],
+    set: &TemplateSet,
+) -> Result<Vec<Rendered>, Vec<RenderError>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let env = environment(set).map_err(|e| vec![e])?;
+    let mut dirs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut has_own: BTreeSet<String> = BTreeSet::new();
+    for f in files {
+        let (dir, name) = f.rsplit_once('/').unwrap_or(("", f));
+        if name == "kustomization.yaml" {
+            has_own.insert(dir.to_string());
+        } else {
+            dirs.entry(dir.to_string())
+                .or_default()
+                .insert(name.to_string());
+        }
+        // Register each ancestor directory with its child directory.
+        let mut d = dir;
+        while let Some((parent, child)) = d.rsplit_once('/') {
+            dirs.entry(parent.to_string())
+                .or_default()
+                .insert(format!("{child}/"));
+            d = parent;
+        }
+    }
+    let mut out = Vec::new();
+    let mut errs = Vec::new();
+    for (dir, entries) in &dirs {
+        if dir.is_empty() || has_own.contains(dir) {
+            continue;
+        }
+        // Components are included by the cluster's flux-system kustomization, not as resources.
+        let resources: Vec<&str> = entries
+            .iter()
+            .map(|e| e.trim_end_matches('/'))
+            .filter(|e| *e != "flux-lockdown" && *e != "tests")
+            .collect();
+        let ctx = KustomizationCtx {
+            resources,
+            component: false,
+        };
+        match env
+            .get_template("kustomize/kustomization.yaml.j2")
+            .and_then(|t| t.render(Value::from(minijinja::value::Serde(&ctx))))
+        {
+            Ok(text) => out.push(Rendered {
+                path: format!("{dir}/kustomization.yaml"),
+                template: "kustomize/kustomization.yaml.j2".into(),
+                text,
+            }),
+            Err(e) => errs.push(RenderError {
+                template: "kustomize/kustomization.yaml.j2".into(),
+                path: format!("{dir}/kustomization.yaml"),
+                message: format!("{e:#}"),
+            }),
+        }
+    }
+    if errs.is_empty() { Ok(out) } else { Err(errs) }
+}

@@ -1,0 +1,178 @@
+//! Verify stage: every rendered file is parsed back, checked, and re-emitted canonically.
+//!
+//! - parse: YAML with duplicate-key detection (serde-saphyr); every document a mapping with
+//!   `apiVersion`, `kind` and (except kustomize files) `metadata.name`;
+//! - schema: trustc's own schema of each (apiVersion, kind) it emits, so a broken template
+//!   override is refused with the template's name and the field path (unknown fields,
+//!   missing required fields, wrong types, and apiVersions the target releases no longer serve);
+//! - uniqueness: no object twice;
+//! - canonical bytes: block style, template key order, YAML 1.1 ambiguities quoted, so the
+//!   output never depends on template whitespace or quoting.
+//!
+//! This is the only module that depends on the YAML crate and on jsonschema.
+
+mod schema;
+
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use crate::diag::{Code, Diagnostic};
+use crate::render::Rendered;
+
+/// A verified file: its documents and canonical YAML text (without header).
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub path: String,
+    pub template: String,
+    pub docs: Vec<Value>,
+    pub yaml: String,
+}
+
+/// Parses YAML text into its documents (empty documents dropped).
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Canonical YAML of one document.
+pub fn emit(doc: &Value) -> String {
+    serde_saphyr::to_string(doc).expect("a JSON value always serializes to YAML")
+}
+
+fn malformed(r: &Rendered, msg: String) -> Diagnostic {
+    Diagnostic::new(
+        Code::MalformedManifest,
+        format!(
+            "template `{}` rendered `{}` that is not a valid manifest: {msg}",
+            r.template, r.path
+        ),
+    )
+    .help("fix the template override (or remove it to use trustc's own)")
+}
+
+fn verify_one(r: &Rendered) -> Result<Option<Manifest>, Vec<Diagnostic>> {
+    let docs = parse_documents(&r.text).map_err(|e| vec![malformed(r, e)])?;
+    if docs.is_empty() {
+        return Ok(None);
+    }
+    let mut diags = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        let Some(obj) = doc.as_object() else {
+            diags.push(malformed(r, format!("document {i} is not a mapping")));
+            continue;
+        };
+        let api = obj.get("apiVersion").and_then(Value::as_str);
+        let kind = obj.get("kind").and_then(Value::as_str);
+        let (Some(api), Some(kind)) = (api, kind) else {
+            diags.push(malformed(
+                r,
+                format!("document {i} lacks apiVersion or kind"),
+            ));
+            continue;
+        };
+        match schema::check(doc) {
+            schema::SchemaCheck::Valid => {}
+            schema::SchemaCheck::UnknownKind => diags.push(
+                Diagnostic::new(
+                    Code::UnknownApiVersion,
+                    format!(
+                        "template `{}` emits `{api}` `{kind}` in `{}`, which trustc does not emit for the target releases",
+                        r.template, r.path
+                    ),
+                )
+                .help(format!(
+                    "kinds trustc emits: {}",
+                    schema::known().iter().map(|(a, k)| format!("{a} {k}")).collect::<Vec<_>>().join(", ")
+                )),
+            ),
+            schema::SchemaCheck::Invalid(errors) => {
+                let name = obj
+                    .get("metadata")
+                    .and_then(|m| m.get("name"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
+                for (pointer, message) in errors {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::SchemaViolation,
+                            format!(
+                                "template `{}`: {kind} `{name}` in `{}` at `{}`: {message}",
+                                r.template,
+                                r.path,
+                                if pointer.is_empty() { "/" } else { &pointer }
+                            ),
+                        )
+                        .help("fix the template override (or remove it to use trustc's own)"),
+                    );
+                }
+            }
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let yaml = docs.iter().map(emit).collect::<Vec<_>>().join("---\n");
+    Ok(Some(Manifest {
+        path: r.path.clone(),
+        template: r.template.clone(),
+        docs,
+        yaml,
+    }))
+}
+
+/// Verifies every rendered file (in parallel); files that render no document are dropped.
+pub fn verify(rendered: &[Rendered]) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+    let results: Vec<_> = rendered.par_iter().map(verify_one).collect();
+    let mut out = Vec::with_capacity(results.len());
+    let mut diags = Vec::new();
+    for r in results {
+        match r {
+            Ok(Some(m)) => out.push(m),
+            Ok(None) => {}
+            Err(d) => diags.extend(d),
+        }
+    }
+    // No object twice within one environment tree.
+    let mut seen: BTreeMap<(String, String, String, String, String), String> = BTreeMap::new();
+    for m in &out {
+        let env = m.path.split('/').next().unwrap_or("").to_string();
+        for d in &m.docs {
+            let get = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let meta = |k: &str| {
+                d.get("metadata")
+                    .and_then(|x| x.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let group = get("apiVersion")
+                .rsplit_once('/')
+                .map_or(String::new(), |(g, _)| g.to_string());
+            if get("apiVersion").starts_with("kustomize.config.k8s.io") {
+                continue;
+            }
+            let key = (
+                env.clone(),
+                group,
+                get("kind"),
+                meta("namespace"),
+                meta("name"),
+            );
+            if let Some(first) = seen.insert(key.clone(), m.path.clone()) {
+                diags.push(Diagnostic::new(
+                    Code::DuplicateObject,
+                    format!(
+                        "{} `{}/{}` is emitted twice: in `{first}` and in `{}`",
+                        key.2, key.3, key.4, m.path
+                    ),
+                ));
+            }
+        }
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(diags)
+    }
+}

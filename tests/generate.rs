@@ -1,0 +1,255 @@
+//! `trustc generate`: determinism, write-if-changed, atomicity, hostile strings, overrides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::support::root;
+
+fn run(args: &[&str]) -> i32 {
+    let mut all = vec!["trustc"];
+    all.extend_from_slice(args);
+    trustc::cli::run(all)
+}
+
+/// Every file under `dir` with its bytes and modification time.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let meta = std::fs::metadata(&p).unwrap();
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    (std::fs::read(&p).unwrap(), meta.modified().unwrap()),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn example() -> String {
+    root().join("policy-spec/trust.toml").display().to_string()
+}
+
+#[test]
+fn generating_twice_is_byte_identical_and_rewrites_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out_s = out.display().to_string();
+    assert_eq!(run(&["generate", "--spec", &example(), "--out", &out_s]), 0);
+    let first = snapshot(&out);
+    assert!(first.len() > 50, "a full tree is written");
+    assert_eq!(run(&["generate", "--spec", &example(), "--out", &out_s]), 0);
+    assert_eq!(
+        snapshot(&out),
+        first,
+        "same bytes, and no file rewritten (same mtimes)"
+    );
+    assert_eq!(
+        run(&["generate", "--spec", &example(), "--out", &out_s, "--check"]),
+        0
+    );
+    // A hand edit is drift; a file trustc did not generate is not touched.
+    let victim = out.join("production/tenants/payments/role.yaml");
+    std::fs::write(&victim, "edited").unwrap();
+    std::fs::write(out.join("production/NOTES.md"), "mine").unwrap();
+    assert_eq!(
+        run(&["generate", "--spec", &example(), "--out", &out_s, "--check"]),
+        1
+    );
+    assert_eq!(run(&["generate", "--spec", &example(), "--out", &out_s]), 0);
+    assert_ne!(std::fs::read(&victim).unwrap(), b"edited");
+    assert_eq!(
+        std::fs::read_to_string(out.join("production/NOTES.md")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn committed_generated_tree_is_fresh() {
+    let out = root().join("generated").display().to_string();
+    let spec = root().join("policy-spec/trust.toml");
+    // Generated files name the spec as CI passes it; compare through the same relative path.
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(
+        cwd,
+        root(),
+        "cargo runs integration tests from the crate root"
+    );
+    assert!(spec.exists());
+    assert_eq!(
+        run(&["generate", "--check", "--out", &out]),
+        0,
+        "run `make generate` and commit generated/"
+    );
+}
+
+fn assert_refused_and_untouched(out: &Path, args: &[&str], expected: i32) {
+    let before = snapshot(out);
+    assert_eq!(run(args), expected, "{args:?}");
+    assert_eq!(
+        snapshot(out),
+        before,
+        "nothing under the output changed for {args:?}"
+    );
+}
+
+#[test]
+fn refusals_leave_the_output_exactly_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out_s = out.display().to_string();
+    assert_eq!(run(&["generate", "--spec", &example(), "--out", &out_s]), 0);
+
+    // A spec error.
+    let bad = root()
+        .join("tests/fixtures/invalid/TC1005.toml")
+        .display()
+        .to_string();
+    assert_refused_and_untouched(&out, &["generate", "--spec", &bad, "--out", &out_s], 1);
+
+    // A broken template override: a removed API version, and a template syntax error.
+    let tpl = dir.path().join("templates");
+    std::fs::create_dir_all(tpl.join("tenant")).unwrap();
+    let sync = trustc::render::EMBEDDED
+        .iter()
+        .find(|(n, _)| *n == "tenant/sync.yaml.j2")
+        .unwrap()
+        .1;
+    std::fs::write(
+        tpl.join("tenant/sync.yaml.j2"),
+        sync.replace(
+            "{{ flux.api.kustomize }}",
+            "kustomize.toolkit.fluxcd.io/v1beta2",
+        ),
+    )
+    .unwrap();
+    let tpl_s = tpl.display().to_string();
+    assert_refused_and_untouched(
+        &out,
+        &[
+            "generate",
+            "--spec",
+            &example(),
+            "--out",
+            &out_s,
+            "--templates",
+            &tpl_s,
+        ],
+        1,
+    );
+    std::fs::write(tpl.join("tenant/sync.yaml.j2"), "{% for x in %}").unwrap();
+    assert_refused_and_untouched(
+        &out,
+        &[
+            "generate",
+            "--spec",
+            &example(),
+            "--out",
+            &out_s,
+            "--templates",
+            &tpl_s,
+        ],
+        1,
+    );
+    // An override that names no template.
+    std::fs::remove_file(tpl.join("tenant/sync.yaml.j2")).unwrap();
+    std::fs::write(tpl.join("tenant/synk.yaml.j2"), sync).unwrap();
+    assert_refused_and_untouched(
+        &out,
+        &[
+            "generate",
+            "--spec",
+            &example(),
+            "--out",
+            &out_s,
+            "--templates",
+            &tpl_s,
+        ],
+        1,
+    );
+
+    // An unwritable output: a file stands where a directory must be created.
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("staging"), "a file in the way").unwrap();
+    let other_s = other.display().to_string();
+    assert_refused_and_untouched(
+        &other,
+        &["generate", "--spec", &example(), "--out", &other_s],
+        2,
+    );
+}
+
+#[test]
+fn hostile_strings_cannot_change_the_yaml_structure() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+    for k in ["alice.asc", "bob.asc", "cosign.pub"] {
+        std::fs::copy(
+            root().join("policy-spec/keys").join(k),
+            dir.path().join("keys").join(k),
+        )
+        .unwrap();
+    }
+    let hostile_hosts = "github.com ssh-ed25519 AAAA\\nkind: ClusterRoleBinding\\n# x: {{ y }} ---";
+    let text = std::fs::read_to_string(root().join("policy-spec/trust.toml"))
+        .unwrap()
+        .replace(
+            "known_hosts = \"github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\"",
+            &format!("known_hosts = \"{hostile_hosts}\""),
+        )
+        .replace("store = \"vault-backend\"", "store = \"on\"")
+        .replace("channel = \"gitops-alerts\"", "channel = \"0755\"")
+        .replace("secret = \"slack-webhook\"", "secret = \"yes\"")
+        .replace("deploy_key_path = \"flux/{tenant}/deploy-key\"", "deploy_key_path = \"flux/{tenant}/x: 'y' #z\"");
+    let spec = dir.path().join("trust.toml");
+    std::fs::write(&spec, text).unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(
+        run(&[
+            "generate",
+            "--spec",
+            &spec.display().to_string(),
+            "--out",
+            &out.display().to_string()
+        ]),
+        0
+    );
+
+    let read = |rel: &str| {
+        let text = std::fs::read_to_string(out.join(rel)).unwrap();
+        (trustc::verify::parse_documents(&text).unwrap(), text)
+    };
+    let (docs, text) = read("production/tenants/payments/deploy-key.yaml");
+    assert_eq!(docs.len(), 1, "no injected document");
+    let spec = &docs[0]["spec"];
+    assert_eq!(spec["secretStoreRef"]["name"], "on");
+    assert_eq!(
+        spec["target"]["template"]["data"]["known_hosts"],
+        "github.com ssh-ed25519 AAAA\nkind: ClusterRoleBinding\n# x: {{ y }} ---"
+    );
+    assert_eq!(
+        spec["data"][0]["remoteRef"]["key"],
+        "flux/payments/x: 'y' #z"
+    );
+    assert!(
+        !text.contains("name: on\n"),
+        "YAML 1.1 boolean spelling must be quoted:\n{text}"
+    );
+    let (docs, text) = read("production/monitoring/notifications.yaml");
+    assert_eq!(docs[0]["spec"]["channel"], "0755");
+    assert_eq!(docs[0]["spec"]["secretRef"]["name"], "yes");
+    assert!(
+        !text.contains("channel: 0755\n") && !text.contains("name: yes\n"),
+        "{text}"
+    );
+}
