@@ -253,3 +253,173 @@ fn hostile_strings_cannot_change_the_yaml_structure() {
         "{text}"
     );
 }
+
+/// Runs generate with one template override and returns (exit code, stderr-free check that
+/// nothing was written) — the refusal must come from the invariants, after render.
+fn generate_with_override(
+    name: &str,
+    edit: impl Fn(&str) -> String,
+) -> (i32, Vec<trustc::diag::Diagnostic>) {
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("templates");
+    let original = trustc::render::EMBEDDED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap()
+        .1;
+    let path = tpl.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, edit(original)).unwrap();
+    let out = dir.path().join("out");
+    let code = run(&[
+        "generate",
+        "--spec",
+        &example(),
+        "--out",
+        &out.display().to_string(),
+        "--templates",
+        &tpl.display().to_string(),
+    ]);
+    assert!(!out.exists(), "nothing written when {name} is refused");
+    // The same pipeline through the library, to look at the diagnostics.
+    let mut map = trustc::diag::SourceMap::new();
+    let mut sink = trustc::diag::Sink::new();
+    let valid = trustc::cli::load_and_check(
+        &root().join("policy-spec/trust.toml"),
+        &crate::support::fixture_clock(""),
+        &mut map,
+        &mut sink,
+    )
+    .unwrap()
+    .unwrap();
+    let set = trustc::render::TemplateSet::with_overrides(&tpl).unwrap();
+    let diags = match trustc::cli::compile(&valid, "policy-spec/trust.toml", &set) {
+        Ok(_) => Vec::new(),
+        Err(sink) => sink.into_sorted(),
+    };
+    (code, diags)
+}
+
+#[test]
+fn an_override_granting_clusterrolebindings_is_refused_by_the_invariants() {
+    let (code, diags) = generate_with_override("tenant/role.yaml.j2", |t| {
+        t.replace("rules:\n", "rules:\n- apiGroups:\n  - rbac.authorization.k8s.io\n  resources:\n  - clusterrolebindings\n  verbs:\n  - create\n")
+    });
+    assert_eq!(code, 1);
+    let codes: Vec<&str> = diags.iter().map(|d| d.code.id()).collect();
+    assert!(codes.contains(&"TC3001"), "{diags:#?}");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.message.contains("clusterrolebindings")
+                && d.notes.iter().any(|n| n.contains("Adversar"))),
+        "{diags:#?}"
+    );
+}
+
+#[test]
+fn an_override_binding_cluster_admin_or_dropping_guards_is_refused() {
+    // RoleBinding to the built-in cluster-admin: rules not in the manifests, refused.
+    let (code, diags) = generate_with_override("tenant/role-binding.yaml.j2", |t| {
+        t.replace(
+            "kind: Role\n  name: {{ tenant.service_account }}",
+            "kind: ClusterRole\n  name: cluster-admin",
+        )
+    });
+    assert_eq!(code, 1);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.code.id() == "TC3003" || d.code.id() == "TC3002"),
+        "{diags:#?}"
+    );
+    // force: true on the tenant Kustomization.
+    let (code, diags) =
+        generate_with_override("tenant/sync.yaml.j2", |t| format!("{t}  force: true\n"));
+    assert_eq!(code, 1);
+    assert!(diags.iter().any(|d| d.code.id() == "TC3005"), "{diags:#?}");
+    // GitRepository without verify.
+    let (code, diags) = generate_with_override("tenant/source.yaml.j2", |t| {
+        t.split("{% if tenant.signers %}")
+            .next()
+            .unwrap()
+            .to_string()
+    });
+    assert_eq!(code, 1);
+    assert!(diags.iter().any(|d| d.code.id() == "TC3006"), "{diags:#?}");
+    // Flux's allow-egress kept.
+    let (code, diags) = generate_with_override("flux/lockdown.yaml.j2", |t| {
+        t.replace("$patch: delete", "$patch: merge")
+    });
+    assert_eq!(code, 1);
+    assert!(diags.iter().any(|d| d.code.id() == "TC3009"), "{diags:#?}");
+}
+
+#[test]
+fn access_commands_answer_on_generated_output_and_hand_written_manifests() {
+    let generated = root().join("generated").display().to_string();
+    assert_eq!(
+        run(&[
+            "access",
+            "--tenant",
+            "payments",
+            "--env",
+            "production",
+            "--out",
+            &generated
+        ]),
+        0
+    );
+    assert_eq!(
+        run(&[
+            "access",
+            "--tenant",
+            "nobody",
+            "--env",
+            "production",
+            "--out",
+            &generated
+        ]),
+        1
+    );
+    assert_eq!(
+        run(&[
+            "who-can",
+            "create",
+            "clusterrolebindings",
+            "--env",
+            "staging",
+            "--out",
+            &generated,
+            "--format",
+            "json"
+        ]),
+        0
+    );
+    assert_eq!(
+        run(&["who-can", "create", "pods", "--out", &generated]),
+        2,
+        "several environments: --env is required"
+    );
+    // The analysis behind the commands, on the generated tree.
+    let m = trustc::access::Manifests::load_dir(&root().join("generated/production")).unwrap();
+    let crb = m.who_can(
+        "create",
+        "rbac.authorization.k8s.io",
+        "clusterrolebindings",
+        None,
+    );
+    assert!(
+        crb.grants
+            .iter()
+            .all(|g| g.subject.name == "platform-reconciler"),
+        "{:#?}",
+        crb.grants
+    );
+    let dep = m.who_can("create", "apps", "deployments", Some("payments"));
+    assert!(
+        dep.grants
+            .iter()
+            .any(|g| g.subject.name == "payments-reconciler")
+    );
+}

@@ -76,7 +76,7 @@ pub struct Manifests {
 }
 
 /// Who is granted: a ServiceAccount (with its namespace), a User or a Group.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Subject {
     /// `ServiceAccount`, `User` or `Group`.
     pub kind: String,
@@ -111,6 +111,22 @@ impl Subject {
             name: name.to_string(),
             namespace: None,
         }
+    }
+}
+
+/// By kind, then namespace, then name.
+impl Ord for Subject {
+    fn cmp(&self, other: &Subject) -> Ordering {
+        self.kind
+            .cmp(&other.kind)
+            .then_with(|| self.namespace.cmp(&other.namespace))
+            .then_with(|| self.name.cmp(&other.name))
+    }
+}
+
+impl PartialOrd for Subject {
+    fn partial_cmp(&self, other: &Subject) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 

@@ -8,6 +8,11 @@ mod rules;
 
 pub use keys::{CosignKey, SignerKey};
 
+/// Whether a regular expression is anchored `^…$` (the final `$` not escaped).
+pub fn is_anchored(pattern: &str) -> bool {
+    rules::is_anchored(pattern)
+}
+
 use indexmap::IndexMap;
 use std::collections::BTreeMap;
 

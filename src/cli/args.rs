@@ -24,6 +24,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Print the JSON Schema of the trust model.
     Schema,
+    /// Show a tenant service account's effective permissions (kinds × verbs per namespace).
+    Access(AccessArgs),
+    /// List every subject that may perform VERB on RESOURCE, with the grant.
+    WhoCan(WhoCanArgs),
     /// Print the documentation of a diagnostic code (e.g. `trustc explain TC1005`).
     Explain(ExplainArgs),
 }

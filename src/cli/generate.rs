@@ -9,9 +9,9 @@ use crate::render::TemplateSet;
 use crate::write::{self, Drift, Tree};
 use crate::{model, render, verify};
 
-/// Compiles a validated spec into the output tree, in memory. `Err` carries the
+/// Compiles a validated spec into the output tree, in memory (render, verify, invariants). `Err` carries the
 /// diagnostics that refused the output.
-pub(crate) fn compile(
+pub fn compile(
     valid: &crate::check::ValidSpec,
     spec_path: &str,
     templates: &TemplateSet,
@@ -56,6 +56,15 @@ pub(crate) fn compile(
             return Err(sink);
         }
     };
+    // Security invariants on the very documents about to be written.
+    let all: Vec<verify::Manifest> = verified.iter().chain(kust.iter()).cloned().collect();
+    let broken = verify::invariants::check(&policy, &all);
+    if !broken.is_empty() {
+        for d in broken {
+            sink.push(d);
+        }
+        return Err(sink);
+    }
     let header = write::header(&policy.spec_path);
     let mut tree = Tree::default();
     for m in verified.into_iter().chain(kust) {

@@ -1,8 +1,11 @@
 //! The command line: parses arguments, runs the stages in order, owns stdout, stderr and
 //! exit codes (0 success, 1 the spec or the output was refused, 2 usage or I/O error).
 
+mod access;
 mod args;
 mod generate;
+
+pub use generate::compile;
 
 pub use args::*;
 
@@ -37,6 +40,8 @@ where
         Command::Check(a) => cmd_check(&a),
         Command::Generate(a) => generate::cmd_generate(&a),
         Command::Schema => cmd_schema(),
+        Command::Access(a) => access::cmd_access(&a),
+        Command::WhoCan(a) => access::cmd_who_can(&a),
         Command::Explain(a) => cmd_explain(&a),
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! This is the only module that depends on the YAML crate and on jsonschema.
 
+pub mod invariants;
 mod schema;
 
 use rayon::prelude::*;

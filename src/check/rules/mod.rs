@@ -15,6 +15,8 @@ mod settings;
 
 use super::Checker;
 
+pub(crate) use images::is_anchored;
+
 pub(super) fn run_all(c: &mut Checker<'_>) {
     settings::run(c);
     names::run(c);
