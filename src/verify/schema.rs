@@ -7,7 +7,10 @@
 //! broken template override is refused with the field path: unknown fields, missing required
 //! fields, wrong types, bad enum values. Some API-server rules the upstream OpenAPI schemas do not
 //! carry are included too (RBAC roleRef/subject shapes, NetworkPolicy peers and ports, CEL rules
-//! of the Flux CRDs such as HelmRelease `chart` XOR `chartRef`).
+//! of the Flux CRDs such as HelmRelease `chart` XOR `chartRef`). Where such a rule would get a
+//! generic message ("not valid under any of the schemas..."), the schema node carries an
+//! `errorMessage` annotation, `{keyword: text}`, which the validator ignores and `check` reports
+//! instead.
 //!
 //! The schemas are embedded at build time and each is compiled once, on first use of its kind;
 //! safe to call from many threads.
