@@ -73,6 +73,9 @@ const M_HOST_NS: &str = "host namespaces (hostNetwork, hostPID, hostIPC) are not
 const M_HOST_PATH: &str = "hostPath volumes are not allowed";
 const M_HOST_PORT: &str = "host ports are not allowed";
 const M_NON_ROOT: &str = "pods must run as non-root";
+const M_CAPS: &str = "containers may add no capability but NET_BIND_SERVICE";
+const M_SECCOMP: &str = "seccompProfile Unconfined is not allowed";
+const M_HELM_REPO: &str = "HelmRepository may only use the tenant's chart repositories";
 
 /// Validations no attack can isolate, with the reason: (policy, message substring, why).
 const KNOWN_UNCOVERED: &[(&str, &str, &str)] = &[(
@@ -1070,7 +1073,7 @@ fn attacks(g: &Generated) -> Vec<Case> {
 
     // Adversary 4: HelmRelease values injection; the helm-controller applies the rendered
     // Deployment as the tenant's reconciler.
-    let pod_attacks: [PodVariant; 8] = [
+    let pod_attacks: [PodVariant; 10] = [
         ("values-privileged", &[M_PRIVILEGED, M_ESCALATION], |d| {
             // The API server refuses privileged with allowPrivilegeEscalation: false.
             del(
@@ -1122,6 +1125,20 @@ fn attacks(g: &Generated) -> Vec<Case> {
         }),
         ("values-host-port", &[M_HOST_PORT], |d| {
             set(d, &format!("{CONTAINER}/ports/0/hostPort"), json!(8080));
+        }),
+        ("values-add-sys-admin", &[M_CAPS], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/capabilities"),
+                json!({"add": ["SYS_ADMIN"]}),
+            );
+        }),
+        ("values-seccomp-unconfined", &[M_SECCOMP], |d| {
+            set(
+                d,
+                &format!("{POD_SPEC}/securityContext/seccompProfile"),
+                json!({"type": "Unconfined"}),
+            );
         }),
         ("values-run-as-root", &[M_NON_ROOT], |d| {
             del(d, &format!("{POD_SPEC}/securityContext/runAsNonRoot"));
@@ -1216,6 +1233,20 @@ fn attacks(g: &Generated) -> Vec<Case> {
             }),
         ),
         &[(SOURCES, M_IMAGE_REPO)],
+    );
+    add(
+        "helm-repository-elsewhere",
+        "5",
+        Request::create(
+            DEVELOPER,
+            json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "HelmRepository",
+                "metadata": {"name": "evil", "namespace": "payments"},
+                "spec": {"interval": "10m", "url": "https://evil.example.com/charts"}
+            }),
+        ),
+        &[(SOURCES, M_HELM_REPO)],
     );
     add(
         "oci-repository-on-docker-hub",

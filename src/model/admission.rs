@@ -260,6 +260,22 @@ pub(crate) fn policies(
             .collect();
         cel_list(v.iter().map(String::as_str))
     });
+    let helm_prefixes = per_namespace(tenants, |t| {
+        let mut v: Vec<String> = t
+            .registries
+            .iter()
+            .map(|r| format!("oci://{}/", r.host))
+            .collect();
+        v.extend(
+            t.charts
+                .iter()
+                .filter(|c| c.source_kind == "HelmRepository")
+                .map(|c| c.url.clone()),
+        );
+        v.sort();
+        v.dedup();
+        cel_list(v.iter().map(String::as_str))
+    });
     let signed_oci = per_namespace(tenants, |t| {
         let v: Vec<String> = t
             .registries
@@ -274,10 +290,10 @@ pub(crate) fn policies(
         title: "Tenant sources are verified and come from the tenant's own repository and registries".into(),
         description: "In tenant namespaces, GitRepositories must point at the tenant's repository and carry verify (commit signatures, seed Adversary 1); OCIRepositories and ImageRepositories may only use the tenant's registries, and OCI artifacts from signed registries must be verified (seed Adversary 5).".into(),
         rules: vec![
-            rule(&["source.toolkit.fluxcd.io"], &["gitrepositories", "ocirepositories"], WRITE, "Namespaced"),
+            rule(&["source.toolkit.fluxcd.io"], &["gitrepositories", "ocirepositories", "helmrepositories"], WRITE, "Namespaced"),
             rule(&["image.toolkit.fluxcd.io"], &["imagerepositories"], WRITE, "Namespaced"),
         ],
-        kyverno_kinds: vec!["GitRepository".into(), "OCIRepository".into(), "ImageRepository".into()],
+        kyverno_kinds: vec!["GitRepository".into(), "OCIRepository".into(), "HelmRepository".into(), "ImageRepository".into()],
         match_conditions: vec![named("tenant-namespace", in_tenant_ns.clone())],
         variables: vec![],
         validations: vec![
@@ -298,6 +314,10 @@ pub(crate) fn policies(
                 "an OCIRepository from a signed registry must verify signatures (spec.verify)",
             ),
             check(
+                format!("request.kind.kind != 'HelmRepository' || {helm_prefixes}[request.namespace].exists(p, object.spec.url.startsWith(p))"),
+                "a tenant HelmRepository may only use the tenant's chart repositories and registries",
+            ),
+            check(
                 format!("request.kind.kind != 'ImageRepository' || {image_prefixes}[request.namespace].exists(p, object.spec.image.startsWith(p))"),
                 "a tenant ImageRepository may only scan the tenant's registries",
             ),
@@ -310,7 +330,7 @@ pub(crate) fn policies(
     out.push(AdmissionPolicy {
         name: "trustc-tenant-pods".into(),
         title: "Tenant pods: own registries, no privilege".into(),
-        description: "Pods and pod controllers in tenant namespaces run only images from the tenant's registries, never privileged, never with host namespaces, host ports or hostPath volumes, never escalating privileges, never as root. This stops HelmRelease values injection (seed Adversary 4) whatever the chart's values say, and images from foreign registries (Adversary 5).".into(),
+        description: "Pods and pod controllers in tenant namespaces run only images from the tenant's registries, never privileged, never with host namespaces, host ports or hostPath volumes, never escalating privileges or adding capabilities, never unconfined by seccomp, never as root. This stops HelmRelease values injection (seed Adversary 4) whatever the chart's values say, and images from foreign registries (Adversary 5).".into(),
         rules: vec![
             rule(&[""], &["pods"], WRITE, "Namespaced"),
             rule(&["apps"], &["deployments", "statefulsets", "daemonsets", "replicasets"], WRITE, "Namespaced"),
@@ -349,6 +369,14 @@ pub(crate) fn policies(
             check(
                 "variables.containers.all(c, !has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0))".into(),
                 "host ports are not allowed",
+            ),
+            check(
+                "variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.capabilities) || !has(c.securityContext.capabilities.add) || c.securityContext.capabilities.add.all(x, x == 'NET_BIND_SERVICE'))".into(),
+                "containers may add no capability but NET_BIND_SERVICE",
+            ),
+            check(
+                "!(has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seccompProfile) && variables.podSpec.securityContext.seccompProfile.type == 'Unconfined') && variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.seccompProfile) || c.securityContext.seccompProfile.type != 'Unconfined')".into(),
+                "seccompProfile Unconfined is not allowed",
             ),
             check(
                 "(has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.runAsNonRoot) && variables.podSpec.securityContext.runAsNonRoot == true) || variables.containers.all(c, has(c.securityContext) && has(c.securityContext.runAsNonRoot) && c.securityContext.runAsNonRoot == true)".into(),
