@@ -105,6 +105,8 @@ struct Generated {
     tenant: Vec<Value>,
     /// The RBAC of `<out>/production`.
     rbac: Manifests,
+    /// The emitted Kyverno CLI test of `production/payments`: (Test, resources, username).
+    kyverno_test: (Value, Vec<Value>, String),
 }
 
 fn generated(engine: &str) -> &'static Generated {
@@ -152,7 +154,20 @@ fn generate(engine: &'static str) -> Generated {
         .map(|(_, doc)| doc)
         .collect();
     let rbac = Manifests::load_dir(&prod).unwrap_or_else(|e| panic!("{engine}: {e}"));
+    let kt = out.join("kyverno-tests/production/payments");
+    let docs = |f: &str| {
+        let text =
+            std::fs::read_to_string(kt.join(f)).unwrap_or_else(|e| panic!("{engine}: {f}: {e}"));
+        trustc::verify::parse_documents(&text).unwrap()
+    };
+    let test = docs("kyverno-test.yaml").remove(0);
+    let username = docs("userinfo.yaml")[0]["userInfo"]["username"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kyverno_test = (test, docs("resources.yaml"), username);
     Generated {
+        kyverno_test,
         engine,
         policies,
         image_policies,
@@ -1583,9 +1598,74 @@ fn every_validation_stops_an_attack(engine: &str) {
     );
 }
 
+/// The Kyverno CLI test trustc emits states the same verdicts as this suite's simulator:
+/// every `fail` result is denied by that policy, every `pass` result reaches it and passes.
+fn emitted_kyverno_test_agrees_with_the_simulator(engine: &str) {
+    let g = generated(engine);
+    let (test, resources, username) = &g.kyverno_test;
+    assert_eq!(
+        username, TENANT_SA,
+        "{engine}: userinfo is the tenant reconciler"
+    );
+    let sim = Sim::new();
+    let results = test["results"].as_array().expect("results");
+    assert!(results.len() >= 5, "{engine}: {results:?}");
+    let flag = match engine {
+        "kyverno-cel" => Some("isValidatingPolicy"),
+        "vap" => Some("isValidatingAdmissionPolicy"),
+        _ => None,
+    };
+    let (mut fails, mut passes) = (0, 0);
+    for r in results {
+        let policy = r["policy"].as_str().unwrap();
+        match flag {
+            Some(f) => assert_eq!(r[f], true, "{engine}: {r}"),
+            None => assert_eq!(r["rule"].as_str(), Some(policy), "{engine}: {r}"),
+        }
+        let expected = r["result"].as_str().unwrap();
+        for name in r["resources"].as_array().unwrap() {
+            let name = name.as_str().unwrap();
+            let object = resources
+                .iter()
+                .find(|o| o["metadata"]["name"] == name && o["kind"] == r["kind"])
+                .unwrap_or_else(|| {
+                    panic!("{engine}: the test names `{name}`, which is not in resources.yaml")
+                });
+            let outcome = sim.admit(&g.policies, &Request::create(username, object.clone()));
+            let denied = outcome.denials.iter().any(|d| d.policy == policy);
+            match expected {
+                "fail" => {
+                    assert!(
+                        denied,
+                        "{engine}: expected {policy} to deny {name}: {outcome:?}"
+                    );
+                    fails += 1;
+                }
+                "pass" => {
+                    assert!(
+                        outcome.applied.iter().any(|p| p == policy) && !denied,
+                        "{engine}: expected {policy} to admit {name}: {outcome:?}"
+                    );
+                    passes += 1;
+                }
+                other => panic!("{engine}: unexpected result `{other}`"),
+            }
+        }
+    }
+    assert!(
+        fails >= 5 && passes >= 2,
+        "{engine}: {fails} fail, {passes} pass"
+    );
+}
+
 macro_rules! per_engine {
     ($($module:ident => $engine:literal),* $(,)?) => {$(
         mod $module {
+            #[test]
+            fn emitted_kyverno_test_agrees_with_the_simulator() {
+                super::emitted_kyverno_test_agrees_with_the_simulator($engine);
+            }
+
             #[test]
             fn attacks_are_denied() {
                 super::attacks_are_denied($engine);

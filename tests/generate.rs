@@ -423,3 +423,52 @@ fn access_commands_answer_on_generated_output_and_hand_written_manifests() {
             .any(|g| g.subject.name == "payments-reconciler")
     );
 }
+
+#[test]
+fn kyverno_test_suites_reference_only_files_that_exist() {
+    let base = root().join("generated/kyverno-tests");
+    let mut seen = 0;
+    for env in std::fs::read_dir(&base).unwrap() {
+        for tenant in std::fs::read_dir(env.unwrap().path()).unwrap() {
+            let dir = tenant.unwrap().path();
+            let text = std::fs::read_to_string(dir.join("kyverno-test.yaml")).unwrap();
+            let test = trustc::verify::parse_documents(&text).unwrap().remove(0);
+            let mut refs: Vec<&str> = Vec::new();
+            for key in ["policies", "resources"] {
+                refs.extend(
+                    test[key]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap()),
+                );
+            }
+            refs.push(test["userinfo"].as_str().unwrap());
+            assert!(refs.len() >= 4, "{}", dir.display());
+            for r in refs {
+                assert!(
+                    dir.join(r).is_file(),
+                    "{}: `{r}` does not exist",
+                    dir.display()
+                );
+            }
+            // Every resource a result names is in resources.yaml.
+            let res = trustc::verify::parse_documents(
+                &std::fs::read_to_string(dir.join("resources.yaml")).unwrap(),
+            )
+            .unwrap();
+            for result in test["results"].as_array().unwrap() {
+                for name in result["resources"].as_array().unwrap() {
+                    assert!(
+                        res.iter()
+                            .any(|o| o["metadata"]["name"] == *name && o["kind"] == result["kind"]),
+                        "{}: {name}",
+                        dir.display()
+                    );
+                }
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 2, "one suite per tenant and environment");
+}

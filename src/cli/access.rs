@@ -20,7 +20,7 @@ fn source_dir(s: &SourceArgs) -> Result<PathBuf, String> {
             )
         })?
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
+        .filter(|e| e.path().is_dir() && e.file_name() != crate::render::KYVERNO_TESTS)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     envs.sort();

@@ -16,6 +16,10 @@ use serde::Serialize;
 
 use crate::model::{Engine, Env, Policy, Tenant};
 
+/// Top-level directory of the Kyverno CLI test suites (`kyverno test generated/`): test
+/// fixtures, never applied, so no kustomization lists them.
+pub const KYVERNO_TESTS: &str = "kyverno-tests";
+
 /// One rendered file, before verification.
 #[derive(Clone, Debug)]
 pub struct Rendered {
@@ -156,6 +160,26 @@ pub fn render(policy: &Policy, set: &TemplateSet) -> Result<Vec<Rendered>, Vec<R
             if !t.charts.is_empty() {
                 list.push((tp("charts.yaml"), "tenant/charts.yaml.j2", Some(t)));
             }
+            // Kyverno CLI tests of the policies for this tenant, outside the environment
+            // tree so that neither kustomize nor the access analysis of `<env>/` sees them.
+            let kt = |f: &str| format!("{KYVERNO_TESTS}/{}/{}/{f}", e.name, t.name);
+            list.extend([
+                (
+                    kt("kyverno-test.yaml"),
+                    "kyverno-test/kyverno-test.yaml.j2",
+                    Some(t),
+                ),
+                (
+                    kt("resources.yaml"),
+                    "kyverno-test/resources.yaml.j2",
+                    Some(t),
+                ),
+                (
+                    kt("userinfo.yaml"),
+                    "kyverno-test/userinfo.yaml.j2",
+                    Some(t),
+                ),
+            ]);
         }
         let (policy_tpl, images_tpl) = match policy.engine {
             Engine::Kyverno => (
@@ -276,7 +300,7 @@ pub fn kustomizations(
     let mut out = Vec::new();
     let mut errs = Vec::new();
     for (dir, entries) in &dirs {
-        if dir.is_empty() || has_own.contains(dir) {
+        if dir.is_empty() || has_own.contains(dir) || dir.split('/').next() == Some(KYVERNO_TESTS) {
             continue;
         }
         // Components are included by the cluster's flux-system kustomization, not as resources.

@@ -42,6 +42,9 @@ embedded![
     "monitoring/prometheus-rule.yaml.j2",
     "monitoring/kube-state-metrics.yaml.j2",
     "monitoring/notifications.yaml.j2",
+    "kyverno-test/kyverno-test.yaml.j2",
+    "kyverno-test/resources.yaml.j2",
+    "kyverno-test/userinfo.yaml.j2",
 ];
 
 /// The templates in use: the embedded ones, with overrides laid over them.

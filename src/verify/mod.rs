@@ -74,6 +74,9 @@ fn verify_one(r: &Rendered) -> Result<Option<Manifest>, Vec<Diagnostic>> {
         };
         match schema::check(doc) {
             schema::SchemaCheck::Valid => {}
+            // Kyverno CLI test fixtures hold the attackers' objects (Deployments, Pods…),
+            // which trustc does not emit for a cluster: parsed, not schema-checked.
+            schema::SchemaCheck::UnknownKind if r.path.starts_with(crate::render::KYVERNO_TESTS) => {}
             schema::SchemaCheck::UnknownKind => diags.push(
                 Diagnostic::new(
                     Code::UnknownApiVersion,
@@ -150,7 +153,9 @@ pub fn verify(rendered: &[Rendered]) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
             let group = get("apiVersion")
                 .rsplit_once('/')
                 .map_or(String::new(), |(g, _)| g.to_string());
-            if get("apiVersion").starts_with("kustomize.config.k8s.io") {
+            if get("apiVersion").starts_with("kustomize.config.k8s.io")
+                || env == crate::render::KYVERNO_TESTS
+            {
                 continue;
             }
             let key = (
