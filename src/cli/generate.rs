@@ -57,7 +57,7 @@ pub fn compile(
         }
     };
     // Security invariants on the very documents about to be written.
-    let all: Vec<verify::Manifest> = verified.iter().chain(kust.iter()).cloned().collect();
+    let all: Vec<&verify::Manifest> = verified.iter().chain(kust.iter()).collect();
     let broken = verify::invariants::check(&policy, &all);
     if !broken.is_empty() {
         for d in broken {

@@ -103,7 +103,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             .iter()
             .map(|k| &v.kinds[&k.value])
             .collect();
-        let mut cluster_rules = rules(cluster_kinds.iter().copied(), &[]);
+        let mut cluster_rules = rules(cluster_kinds.iter().copied());
         cluster_rules.push(RbacRule {
             api_group: String::new(),
             resources: vec!["namespaces".into()],
@@ -200,7 +200,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             tenants.push(Tenant {
                 name: tname.clone(),
                 username: format!("system:serviceaccount:{home}:{sa}"),
-                rules: rules(kinds.iter(), &[]),
+                rules: rules(kinds.iter()),
                 kinds,
                 namespaces,
                 home,
@@ -285,10 +285,7 @@ fn fill(path: &str, env: &str, tenant: &str) -> String {
 }
 
 /// RBAC rules for kinds: one rule per API group, resources sorted; Secrets get no list/watch.
-pub(crate) fn rules<'a>(
-    kinds: impl Iterator<Item = &'a KindInfo>,
-    _extra: &[&str],
-) -> Vec<RbacRule> {
+pub(crate) fn rules<'a>(kinds: impl Iterator<Item = &'a KindInfo>) -> Vec<RbacRule> {
     let mut by_group: BTreeMap<(String, bool), BTreeSet<String>> = BTreeMap::new();
     for k in kinds {
         let secret = k.group.is_empty() && k.resource == "secrets" && k.risk == Risk::Secret;

@@ -266,7 +266,6 @@ pub fn render(policy: &Policy, set: &TemplateSet) -> Result<Vec<Rendered>, Vec<R
 #[derive(Serialize)]
 struct KustomizationCtx<'a> {
     resources: Vec<&'a str>,
-    component: bool,
 }
 
 /// Renders a `kustomization.yaml` for every directory that lacks one, listing its files and
@@ -307,12 +306,9 @@ pub fn kustomizations(
         let resources: Vec<&str> = entries
             .iter()
             .map(|e| e.trim_end_matches('/'))
-            .filter(|e| *e != "flux-lockdown" && *e != "tests")
+            .filter(|e| *e != "flux-lockdown")
             .collect();
-        let ctx = KustomizationCtx {
-            resources,
-            component: false,
-        };
+        let ctx = KustomizationCtx { resources };
         match env
             .get_template("kustomize/kustomization.yaml.j2")
             .and_then(|t| t.render(Value::from(minijinja::value::Serde(&ctx))))

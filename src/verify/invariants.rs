@@ -29,12 +29,13 @@ fn fail(code: Code, env: &str, what: String, adversary: &str) -> Diagnostic {
 }
 
 /// Checks every environment's manifests against the policy. Empty when all invariants hold.
-pub fn check(policy: &Policy, manifests: &[Manifest]) -> Vec<Diagnostic> {
+pub fn check(policy: &Policy, manifests: &[&Manifest]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for env in &policy.environments {
         let prefix = format!("{}/", env.name);
         let files: Vec<&Manifest> = manifests
             .iter()
+            .copied()
             .filter(|m| m.path.starts_with(&prefix))
             .collect();
         let texts: Vec<(&str, &str)> = files
