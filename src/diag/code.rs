@@ -108,6 +108,7 @@ codes! {
     InvalidChartRepository = "TC1039", "invalid-chart-repository", Error;
     SignaturesNeedKyverno = "TC1040", "signatures-need-kyverno", Warning;
     UnusedSigner = "TC1041", "unused-signer", Warning;
+    SharedDeployKey = "TC1042", "shared-deploy-key", Error;
 
     TemplateError = "TC2001", "template-error", Error;
     MalformedManifest = "TC2002", "malformed-manifest", Error;

@@ -42,6 +42,18 @@ fn environment(set: &TemplateSet) -> Result<Environment<'static>, RenderError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::Json);
+    // JSON escaping alone leaves DEL, the C1 controls and U+FFFE/U+FFFF raw, which YAML
+    // forbids: escape them too, so every interpolated value is a valid YAML scalar.
+    env.set_formatter(|out, state, value| {
+        if value.is_safe() || *state.auto_escape() != AutoEscape::Json {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        let json = serde_json::to_string(value).map_err(|e| {
+            minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string())
+        })?;
+        out.write_str(&yaml_safe(&json))
+            .map_err(minijinja::Error::from)
+    });
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
@@ -59,6 +71,26 @@ fn environment(set: &TemplateSet) -> Result<Environment<'static>, RenderError> {
             })?;
     }
     Ok(env)
+}
+
+/// Escapes, in JSON text, the characters YAML does not allow raw in a double-quoted scalar.
+pub(crate) fn yaml_safe(json: &str) -> String {
+    if !json.chars().any(needs_escape) {
+        return json.to_string();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for ch in json.chars() {
+        if needs_escape(ch) {
+            out.push_str(&format!("\\u{:04X}", ch as u32));
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+fn needs_escape(ch: char) -> bool {
+    matches!(ch, '\u{7F}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
 /// A unit of work: which template renders which file with which context.
@@ -223,6 +255,22 @@ pub fn render(policy: &Policy, set: &TemplateSet) -> Result<Vec<Rendered>, Vec<R
             });
         }
     }
+    // Serialise each shared value once: cloning a minijinja Value is a reference-count bump,
+    // while serialising the environment per file would make rendering quadratic in tenants.
+    let flux = Value::from(minijinja::value::Serde(&policy.flux));
+    let engine = Value::from(minijinja::value::Serde(policy.engine));
+    let envs: Vec<Value> = policy
+        .environments
+        .iter()
+        .map(|e| Value::from(minijinja::value::Serde(e)))
+        .collect();
+    let env_index = |e: &Env| {
+        policy
+            .environments
+            .iter()
+            .position(|x| std::ptr::eq(x, e))
+            .expect("job environments come from the policy")
+    };
     let results: Vec<Result<Rendered, RenderError>> = jobs
         .par_iter()
         .map(|j| {
@@ -232,11 +280,11 @@ pub fn render(policy: &Policy, set: &TemplateSet) -> Result<Vec<Rendered>, Vec<R
                 message: format!("{err:#}"),
             })?;
             let ctx = context! {
-                flux => Value::from(minijinja::value::Serde(&policy.flux)),
-                engine => Value::from(minijinja::value::Serde(policy.engine)),
+                flux => flux.clone(),
+                engine => engine.clone(),
                 kyverno_version => &policy.kyverno_version,
                 spec_path => &policy.spec_path,
-                env => Value::from(minijinja::value::Serde(j.env)),
+                env => envs[env_index(j.env)].clone(),
                 tenant => Value::from(minijinja::value::Serde(j.tenant)),
                 policy => Value::from(minijinja::value::Serde(j.item.map(|i| &j.env.admission[i]))),
             };

@@ -41,6 +41,8 @@ pub fn emit(doc: &Value) -> String {
     serde_saphyr::to_string(doc).expect("a JSON value always serializes to YAML")
 }
 
+const OVERRIDE_HELP: &str = "fix the template override (or remove it to use trustc's own); with no override in use, this is a trustc bug: please report it";
+
 fn malformed(r: &Rendered, msg: String) -> Diagnostic {
     Diagnostic::new(
         Code::MalformedManifest,
@@ -49,7 +51,7 @@ fn malformed(r: &Rendered, msg: String) -> Diagnostic {
             r.template, r.path
         ),
     )
-    .help("fix the template override (or remove it to use trustc's own)")
+    .help(OVERRIDE_HELP)
 }
 
 fn verify_one(r: &Rendered) -> Result<Option<Manifest>, Vec<Diagnostic>> {
@@ -107,7 +109,7 @@ fn verify_one(r: &Rendered) -> Result<Option<Manifest>, Vec<Diagnostic>> {
                                 if pointer.is_empty() { "/" } else { &pointer }
                             ),
                         )
-                        .help("fix the template override (or remove it to use trustc's own)"),
+                        .help(OVERRIDE_HELP),
                     );
                 }
             }

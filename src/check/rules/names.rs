@@ -55,6 +55,28 @@ pub(super) fn run(c: &mut Checker<'_>) {
             );
         }
     }
+    // Names that become Kubernetes object names.
+    let object_names = [
+        (Some(&spec.secrets.store), "ClusterSecretStore"),
+        (
+            spec.alerts.as_ref().and_then(|a| a.secret.as_ref()),
+            "alert Secret",
+        ),
+    ];
+    for (name, what) in object_names {
+        if let Some(n) = name {
+            if !is_dns_subdomain(&n.value) {
+                c.push(
+                    Diagnostic::new(
+                        Code::InvalidName,
+                        format!("{what} name `{}` is not a Kubernetes object name", n.value),
+                    )
+                    .at(n.span.clone(), "not a DNS-1123 subdomain")
+                    .help("use at most 253 lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit"),
+                );
+            }
+        }
+    }
     for ns in [
         &spec.flux.namespace,
         &spec.flux.policy_namespace,
@@ -158,6 +180,11 @@ pub(super) fn run(c: &mut Checker<'_>) {
             }
         }
     }
+}
+
+/// DNS-1123 subdomain: dot-separated DNS labels, at most 253 characters.
+pub(crate) fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(|l| super::is_dns_label(l, 63))
 }
 
 fn label_name(c: &mut Checker<'_>, what: &str, name: &str, span: &Span, max: usize) {

@@ -19,6 +19,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
         &["tenant", "env"],
         "`secrets.deploy_key_path`",
     );
+    shared_deploy_keys(c);
     overlaps(c);
 }
 
@@ -155,6 +156,36 @@ fn placeholders_only(c: &mut Checker<'_>, s: &Sp<String>, allowed: &[&str], what
             None => d.help(format!("allowed here: {}", list.join(", "))),
         };
         c.push(d);
+    }
+}
+
+/// Every tenant and the platform must get a deploy key of its own: the path must contain
+/// `{tenant}`, and no tenant may be called `platform` (the platform's key is the path with
+/// `{tenant}` = `platform`).
+fn shared_deploy_keys(c: &mut Checker<'_>) {
+    let spec = c.spec;
+    let path = &spec.secrets.deploy_key_path;
+    if !path.value.contains("{tenant}") {
+        c.push(
+            Diagnostic::new(
+                Code::SharedDeployKey,
+                "`secrets.deploy_key_path` has no `{tenant}`: every tenant and the platform would share one deploy key",
+            )
+            .at(path.span.clone(), "the same path for everyone")
+            .note("a tenant workload can mount its namespace's deploy-key Secret: with a shared key it reads every repository, the platform's included (Adversary 2)")
+            .help("put `{tenant}` in the path, e.g. \"flux/{tenant}/deploy-key\""),
+        );
+    }
+    if let Some(span) = spec.headers.tenants.get("platform") {
+        c.push(
+            Diagnostic::new(
+                Code::SharedDeployKey,
+                "a tenant may not be called `platform`: it would receive the platform tier's deploy key",
+            )
+            .at(span.clone(), "reserved for the platform tier")
+            .note("the platform's deploy key lives at `secrets.deploy_key_path` with `{tenant}` = `platform` (Adversary 2)")
+            .help("rename the tenant, e.g. `platform-team`"),
+        );
     }
 }
 
