@@ -246,13 +246,17 @@ impl Manifests {
                     message: e.to_string(),
                 }
             })?;
-        if is_kustomization(file, &docs) {
-            return Ok(());
+        self.add_documents(file, &docs);
+        Ok(())
+    }
+
+    pub(crate) fn add_documents(&mut self, file: &str, docs: &[Value]) {
+        if is_kustomization(file, docs) {
+            return;
         }
-        for doc in &docs {
+        for doc in docs {
             self.add_object(file, doc);
         }
-        Ok(())
     }
 
     fn add_object(&mut self, file: &str, doc: &Value) {

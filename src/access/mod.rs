@@ -208,6 +208,19 @@ impl Manifests {
         Ok(m)
     }
 
+    /// Same from documents already parsed: (file name, its documents). The generator's
+    /// invariants use it on the documents it verified, without parsing them again.
+    pub fn from_documents<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a [serde_json::Value])>,
+    ) -> Manifests {
+        let mut m = Manifests::default();
+        for (name, docs) in files {
+            m.add_documents(name, docs);
+        }
+        m.finish();
+        m
+    }
+
     /// The ServiceAccount objects of the manifests: (namespace, name), sorted.
     pub fn service_accounts(&self) -> impl Iterator<Item = (&str, &str)> {
         self.service_accounts

@@ -38,20 +38,8 @@ pub fn check(policy: &Policy, manifests: &[&Manifest]) -> Vec<Diagnostic> {
             .copied()
             .filter(|m| m.path.starts_with(&prefix))
             .collect();
-        let texts: Vec<(&str, &str)> = files
-            .iter()
-            .map(|m| (m.path.as_str(), m.yaml.as_str()))
-            .collect();
-        let rbac = match Manifests::from_texts(texts) {
-            Ok(r) => r,
-            Err(e) => {
-                out.push(Diagnostic::new(
-                    Code::MalformedManifest,
-                    format!("[{}] {e}", env.name),
-                ));
-                continue;
-            }
-        };
+        let rbac =
+            Manifests::from_documents(files.iter().map(|m| (m.path.as_str(), m.docs.as_slice())));
         let docs: Vec<&Value> = files.iter().flat_map(|m| m.docs.iter()).collect();
         for t in &env.tenants {
             tenant_grants(&mut out, env, t, &rbac);

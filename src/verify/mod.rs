@@ -32,7 +32,14 @@ pub struct Manifest {
 
 /// Parses YAML text into its documents (empty documents dropped).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?;
+    // The text is trustc's own rendering (alias limits still apply to overrides); the
+    // event-budget pre-scan and error snippets would double the cost of every parse.
+    let options = serde_saphyr::options! {
+        budget: None,
+        with_snippet: false,
+    };
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| e.to_string())?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
