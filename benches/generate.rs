@@ -783,24 +783,24 @@ fn print_verdicts(cfg: &Config, rows: &[Row]) {
             ),
         },
     }
-    // Linearity: wall per tenant-environment between consecutive measured N.
-    let measured: Vec<(usize, f64)> = cfg
-        .ns
-        .iter()
-        .filter_map(|&n| {
-            find(n, Mode::Fresh)
-                .and_then(Row::median_wall)
-                .map(|w| (n, w))
-        })
-        .collect();
-    for pair in measured.windows(2) {
-        let ((n1, w1), (n2, w2)) = (pair[0], pair[1]);
-        let nr = n2 as f64 / n1 as f64;
-        let wr = w2 / w1;
-        println!(
-            "- time linear in N (fresh): N {n1} -> {n2} (x{nr:.0}): wall x{wr:.1} (exponent {:.2}; 1.0 is linear)",
-            wr.ln() / nr.ln()
-        );
+    // Linearity between consecutive measured N: fresh (file-system bound, noisy) and over the
+    // unchanged tree (compute bound).
+    for mode in [Mode::Fresh, Mode::Regenerate] {
+        let measured: Vec<(usize, f64)> = cfg
+            .ns
+            .iter()
+            .filter_map(|&n| find(n, mode).and_then(Row::median_wall).map(|w| (n, w)))
+            .collect();
+        for pair in measured.windows(2) {
+            let ((n1, w1), (n2, w2)) = (pair[0], pair[1]);
+            let nr = n2 as f64 / n1 as f64;
+            let wr = w2 / w1;
+            println!(
+                "- time linear in N ({}): N {n1} -> {n2} (x{nr:.0}): wall x{wr:.1} (exponent {:.2}; 1.0 is linear)",
+                mode.label(),
+                wr.ln() / nr.ln()
+            );
+        }
     }
     for &n in &cfg.ns {
         if let (Some(g), Some(c)) = (
@@ -853,7 +853,7 @@ fn run_stages(cfg: &Config, tools: &Tools, spec: &Path) -> String {
     }
     let _ = writeln!(
         out,
-        "\nchild total {:.3} s, peak RSS {} MiB",
+        "\nstages child: {:.3} s wall as a process (with start-up, teardown and removing its output tree), peak RSS {} MiB",
         r.wall,
         r.rss_kib
             .map_or("n/a".into(), |k| format!("{:.0}", k as f64 / 1024.0))

@@ -238,6 +238,8 @@ impl Manifests {
             strict_booleans: true,
             leading_zero_numbers_as_strings: true,
             underscored_numbers_as_strings: true,
+            // A generated file holds one document per tenant (alerts): no 1,024-document cap.
+            budget: None,
         };
         let docs: Vec<Value> =
             serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
