@@ -472,3 +472,132 @@ fn kyverno_test_suites_reference_only_files_that_exist() {
     }
     assert_eq!(seen, 2, "one suite per tenant and environment");
 }
+
+/// Copies the example spec and its keys into `repo/policy-spec/` and marks `repo` as a
+/// repository root.
+fn example_repo(repo: &Path) {
+    let spec_dir = repo.join("policy-spec");
+    std::fs::create_dir_all(spec_dir.join("keys")).unwrap();
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::copy(
+        root().join("policy-spec/trust.toml"),
+        spec_dir.join("trust.toml"),
+    )
+    .unwrap();
+    for e in std::fs::read_dir(root().join("policy-spec/keys")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), spec_dir.join("keys").join(e.file_name())).unwrap();
+    }
+}
+
+/// Runs the real binary from `cwd` (the working directory is process-wide, so not in-process).
+fn run_in(cwd: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_trustc"))
+        .args(args)
+        .current_dir(cwd)
+        .env("TRUSTC_NOW", crate::support::TEST_NOW.to_string())
+        .output()
+        .unwrap()
+}
+
+fn files_of(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    snapshot(dir)
+        .into_iter()
+        .map(|(p, (b, _))| (p, b))
+        .collect()
+}
+
+#[test]
+fn every_spelling_of_the_output_path_works_and_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    example_repo(&repo);
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    std::fs::create_dir_all(repo.join("existing")).unwrap();
+    let abs = repo.join("abs-out");
+    let abs_s = abs.display().to_string();
+    // (working directory, arguments, where the output lands)
+    let cases: Vec<(PathBuf, Vec<&str>, PathBuf)> = vec![
+        (repo.clone(), vec![], repo.join("generated")),
+        (repo.clone(), vec!["--out", "out"], repo.join("out")),
+        (repo.clone(), vec!["--out", "./dot"], repo.join("dot")),
+        (
+            repo.clone(),
+            vec!["--out", "nested/dir"],
+            repo.join("nested/dir"),
+        ),
+        (
+            repo.clone(),
+            vec!["--out", "existing"],
+            repo.join("existing"),
+        ),
+        (repo.clone(), vec!["--out", &abs_s], abs.clone()),
+        (
+            repo.join("sub"),
+            vec!["--spec", "../policy-spec/trust.toml", "--out", "../up"],
+            repo.join("up"),
+        ),
+        (
+            repo.join("sub"),
+            vec![
+                "--spec",
+                "../policy-spec/trust.toml",
+                "--out",
+                "../nested2/deeper/x",
+            ],
+            repo.join("nested2/deeper/x"),
+        ),
+    ];
+    let abs_spec = repo.join("policy-spec/trust.toml").display().to_string();
+    let mut reference: Option<BTreeMap<PathBuf, Vec<u8>>> = None;
+    for (cwd, extra, out) in cases {
+        let mut args = vec!["generate"];
+        args.extend(extra.iter().copied());
+        let o = run_in(&cwd, &args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{args:?} from {cwd:?}: {stderr}");
+        assert!(
+            !stderr.contains("``"),
+            "an I/O message names a path: {stderr}"
+        );
+        let files = files_of(&out);
+        assert!(files.len() > 50, "{args:?}: a full tree under {out:?}");
+        match &reference {
+            None => reference = Some(files),
+            Some(r) => assert!(r == &files, "{args:?} from {cwd:?}: other bytes"),
+        }
+        // The same output is up to date from another directory, with an absolute spec path.
+        let out_s = out.display().to_string();
+        let o = run_in(
+            dir.path(),
+            &["generate", "--check", "--spec", &abs_spec, "--out", &out_s],
+        );
+        assert!(
+            o.status.success(),
+            "--check from elsewhere: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // No absolute path of this machine lands in the output.
+    let tmp = dir.path().display().to_string();
+    for (p, b) in reference.unwrap() {
+        assert!(
+            !String::from_utf8_lossy(&b).contains(&tmp),
+            "{p:?} records a machine path"
+        );
+    }
+}
+
+#[test]
+fn an_io_error_names_the_real_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    example_repo(&repo);
+    // A file where the output directory should be.
+    std::fs::write(repo.join("blocked"), "a file").unwrap();
+    let o = run_in(&repo, &["generate", "--out", "blocked/out"]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("blocked"), "{stderr}");
+    assert!(!stderr.contains("``"), "{stderr}");
+}

@@ -75,6 +75,76 @@ pub fn compile(
     Ok(tree.with_manifest())
 }
 
+/// The spec's path as generated files record it: independent of the working directory and
+/// of how the path was typed, so the same spec compiles to the same bytes from anywhere.
+///
+/// Relative to the repository root (the nearest ancestor of the spec holding `.git`), else
+/// relative to the output directory's parent; `/`-separated. Falls back to the file name
+/// when neither can be resolved.
+pub fn recorded_spec_path(spec: &Path, out: &Path) -> String {
+    let file_name = || {
+        spec.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "trust.toml".to_string())
+    };
+    let Ok(spec_abs) = std::fs::canonicalize(spec) else {
+        return file_name();
+    };
+    let repo = spec_abs
+        .ancestors()
+        .skip(1)
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf);
+    let base = match repo {
+        Some(r) => r,
+        None => match canonical_parent_of(out) {
+            Some(b) => b,
+            None => return file_name(),
+        },
+    };
+    relative_path(&base, &spec_abs).unwrap_or_else(file_name)
+}
+
+/// The canonical parent of `out`, which may not exist yet: its nearest existing ancestor
+/// canonicalised, with the missing components appended.
+fn canonical_parent_of(out: &Path) -> Option<std::path::PathBuf> {
+    let abs = if out.is_absolute() {
+        out.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(out)
+    };
+    let mut missing = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(cur) {
+            let mut full = c;
+            for m in missing.iter().rev() {
+                full.push(m);
+            }
+            return full.parent().map(Path::to_path_buf);
+        }
+        missing.push(cur.file_name()?.to_os_string());
+        cur = cur.parent()?;
+    }
+}
+
+/// `to` relative to `from` (both absolute and canonical), `/`-separated, with `..` where
+/// `to` is not below `from`.
+fn relative_path(from: &Path, to: &Path) -> Option<String> {
+    use std::path::Component;
+    let f: Vec<Component> = from.components().collect();
+    let t: Vec<Component> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return None;
+    }
+    let mut parts: Vec<String> = vec!["..".to_string(); f.len() - common];
+    for c in &t[common..] {
+        parts.push(c.as_os_str().to_string_lossy().into_owned());
+    }
+    Some(parts.join("/"))
+}
+
 fn template_error(e: &render::RenderError) -> Diagnostic {
     Diagnostic::new(
         Code::TemplateError,
@@ -106,7 +176,7 @@ pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
             }
         },
     };
-    let spec_path = a.spec.spec.display().to_string();
+    let spec_path = recorded_spec_path(&a.spec.spec, &a.out);
     let tree = match compile(&valid, &spec_path, &templates) {
         Ok(t) => t,
         Err(sink) => {

@@ -196,8 +196,12 @@ pub fn write(tree: &Tree, root: &Path) -> Result<Stats, WriteError> {
 }
 
 /// `create_dir_all` that records every directory it created (for undo).
+///
+/// A bare relative root such as `generated` has the empty path as its parent: that is the
+/// working directory, which exists, so the recursion stops there instead of calling
+/// `create_dir("")`.
 fn create_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> Result<(), WriteError> {
-    if dir.is_dir() {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {
