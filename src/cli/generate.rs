@@ -81,7 +81,7 @@ pub fn compile(
 /// Relative to the repository root (the nearest ancestor of the spec holding `.git`), else
 /// relative to the output directory's parent; `/`-separated. Falls back to the file name
 /// when neither can be resolved.
-pub fn recorded_spec_path(spec: &Path, out: &Path) -> String {
+pub(crate) fn recorded_spec_path(spec: &Path, out: &Path) -> String {
     let file_name = || {
         spec.file_name()
             .map(|n| n.to_string_lossy().into_owned())
