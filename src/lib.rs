@@ -12,13 +12,14 @@
 //! ```
 //!
 //! `diag` is the leaf every stage reports through; `kinds` is shared knowledge of Kubernetes
-//! kinds; `access` analyses RBAC in any directory of manifests; `cli` wires it all and alone
+//! kinds; `diff` compares two compiled versions (what a change lets whom do); `access` analyses RBAC in any directory of manifests; `cli` wires it all and alone
 //! owns stdout, stderr and exit codes.
 
 pub mod access;
 pub mod check;
 pub mod cli;
 pub mod diag;
+pub mod diff;
 pub mod kinds;
 pub mod model;
 pub mod render;

@@ -2,6 +2,7 @@
 
 mod access;
 mod attacks;
+mod diff;
 mod docs;
 mod fuzz;
 mod generate;

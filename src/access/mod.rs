@@ -337,6 +337,18 @@ impl Manifests {
     }
 
     /// ServiceAccounts the manifests know of: objects, and subjects of bindings.
+    /// Every subject the manifests name: ServiceAccount objects and every subject of a
+    /// binding (ServiceAccounts, Users, Groups), normalised, sorted. `trustc diff` compares
+    /// the grants of each.
+    pub fn subjects(&self) -> BTreeSet<Subject> {
+        let mut all = self.known_service_accounts();
+        for b in &self.bindings {
+            let (subjects, _) = resolve::subjects_of(b);
+            all.extend(subjects.iter().map(resolve::normalize));
+        }
+        all
+    }
+
     fn known_service_accounts(&self) -> BTreeSet<Subject> {
         let mut known: BTreeSet<Subject> = self
             .service_accounts

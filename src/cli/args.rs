@@ -30,6 +30,9 @@ pub enum Command {
     WhoCan(WhoCanArgs),
     /// Print the documentation of a diagnostic code (e.g. `trustc explain TC1005`).
     Explain(ExplainArgs),
+    /// What a change of the trust model lets whom do: permissions, trust edges and controls
+    /// added, removed or relaxed between a base version and this one. Writes nothing.
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -127,4 +130,57 @@ pub struct WhoCanArgs {
     pub namespace: Option<String>,
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DiffFormat {
+    /// One line per change.
+    #[default]
+    Human,
+    /// A pull-request comment: summary first, sections collapsed, under 64 KB.
+    Markdown,
+    /// A plan like `terraform show -json`: `changes[]` with actions, before/after, severity.
+    Json,
+    /// SARIF 2.1.0 for GitHub code scanning.
+    Sarif,
+    /// GitLab code-quality report (Code Climate JSON).
+    Codequality,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FailOnArg {
+    /// Exit 1 only when someone may do more or more sources are trusted.
+    Escalation,
+    /// Exit 1 on escalations and on controls removed or relaxed.
+    Weakening,
+    /// Exit 1 on any change.
+    #[default]
+    Any,
+    /// Always exit 0 (report only).
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The trust model as changed.
+    #[arg(long, value_name = "FILE", default_value = "policy-spec/trust.toml")]
+    pub spec: PathBuf,
+    /// The base: a git revision of the repository holding the spec (`main`, `origin/main`,
+    /// a commit); the spec's directory (its key files too) is read from it.
+    #[arg(long, value_name = "REF", conflicts_with = "base_spec")]
+    pub base: Option<String>,
+    /// The base: a spec file on disk.
+    #[arg(long, value_name = "FILE")]
+    pub base_spec: Option<PathBuf>,
+    /// Template overrides of the changed version.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Template overrides of the base version.
+    #[arg(long, value_name = "DIR")]
+    pub base_templates: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: DiffFormat,
+    /// Which changes make the exit status 1.
+    #[arg(long, value_enum, default_value_t)]
+    pub fail_on: FailOnArg,
 }

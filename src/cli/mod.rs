@@ -3,6 +3,7 @@
 
 mod access;
 mod args;
+mod diff;
 mod generate;
 
 pub use generate::compile;
@@ -43,11 +44,12 @@ where
         Command::Access(a) => access::cmd_access(&a),
         Command::WhoCan(a) => access::cmd_who_can(&a),
         Command::Explain(a) => cmd_explain(&a),
+        Command::Diff(a) => diff::cmd_diff(&a),
     }
 }
 
 /// The clock: `TRUSTC_NOW` (Unix seconds) when set, so expiry checks are reproducible.
-fn context() -> Context {
+pub(crate) fn context() -> Context {
     match std::env::var("TRUSTC_NOW")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -1,0 +1,208 @@
+//! `trustc diff`: what a change of the trust model lets whom do (see [`crate::diff`]).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{DiffArgs, DiffFormat, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, FailOnArg};
+use super::{context, generate::recorded_spec_path, load_and_check};
+use crate::diag::{self, Sink, SourceMap};
+use crate::diff::{self, FailOn, Side};
+use crate::render::TemplateSet;
+
+/// One compiled version, owned.
+struct Compiled {
+    valid: crate::check::ValidSpec,
+    map: SourceMap,
+    policy: crate::model::Policy,
+    tree: crate::write::Tree,
+}
+
+fn compile_side(spec: &Path, templates: Option<&Path>, label: &str) -> Result<Compiled, i32> {
+    let mut map = SourceMap::new();
+    let mut sink = Sink::new();
+    let valid = match load_and_check(spec, &context(), &mut map, &mut sink) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!(
+                "error: cannot read the {label} spec `{}`: {e}",
+                spec.display()
+            );
+            return Err(EXIT_USAGE);
+        }
+    };
+    let failed = sink.has_errors();
+    let valid = match valid {
+        Some(v) if !failed => v,
+        _ => {
+            eprint!("{}", diag::render_all(&map, &sink.into_sorted()));
+            eprintln!("error: the {label} spec is refused; `trustc diff` compares two sound specs");
+            return Err(EXIT_USAGE);
+        }
+    };
+    let set = match templates {
+        None => TemplateSet::embedded(),
+        Some(dir) => match TemplateSet::with_overrides(dir) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {label} templates: {e}");
+                return Err(EXIT_USAGE);
+            }
+        },
+    };
+    let spec_path = recorded_spec_path(spec, Path::new("generated"));
+    let policy = crate::model::resolve(&valid, &spec_path);
+    let tree = match super::compile(&valid, &spec_path, &set) {
+        Ok(t) => t,
+        Err(sink) => {
+            eprint!("{}", diag::render_all(&map, &sink.into_sorted()));
+            eprintln!("error: the {label} output is refused");
+            return Err(EXIT_USAGE);
+        }
+    };
+    Ok(Compiled {
+        valid,
+        map,
+        policy,
+        tree,
+    })
+}
+
+fn side(c: &Compiled) -> Side<'_> {
+    Side {
+        spec: &c.valid.spec,
+        map: &c.map,
+        policy: &c.policy,
+        tree: &c.tree,
+    }
+}
+
+/// Runs `git` in `dir`; stdout on success.
+fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// Writes the spec's directory as it is at `rev` into `into`; returns the base spec's path
+/// there and the spec's repository-relative path.
+fn checkout_base(spec: &Path, rev: &str, into: &Path) -> Result<(PathBuf, String), String> {
+    let spec_abs = std::fs::canonicalize(spec)
+        .map_err(|e| format!("cannot resolve `{}`: {e}", spec.display()))?;
+    let dir = spec_abs.parent().unwrap_or(Path::new("/"));
+    let top = git(dir, &["rev-parse", "--show-toplevel"])?;
+    let top = PathBuf::from(String::from_utf8_lossy(&top).trim());
+    let top = std::fs::canonicalize(&top).unwrap_or(top);
+    let rel = spec_abs
+        .strip_prefix(&top)
+        .map_err(|_| "the spec is not inside its git repository".to_string())?;
+    let rel_s = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    let rel_dir = rel_s.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    let listing = git(
+        &top,
+        &[
+            "ls-tree",
+            "-r",
+            "-z",
+            "--name-only",
+            rev,
+            "--",
+            if rel_dir.is_empty() { "." } else { rel_dir },
+        ],
+    )?;
+    let mut found = false;
+    for name in listing.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        let blob = git(&top, &["show", &format!("{rev}:{name}")])?;
+        let target = into.join(&name);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(&target, blob).map_err(|e| e.to_string())?;
+        found |= name == rel_s;
+    }
+    if !found {
+        return Err(format!("`{rel_s}` does not exist at `{rev}`"));
+    }
+    Ok((into.join(&rel_s), rel_s))
+}
+
+pub(super) fn cmd_diff(a: &DiffArgs) -> i32 {
+    let new = match compile_side(&a.spec, a.templates.as_deref(), "new") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let spec_uri = recorded_spec_path(&a.spec, Path::new("generated"));
+    let tmp;
+    let (base_spec, base_label) = match (&a.base, &a.base_spec) {
+        (Some(rev), None) => {
+            tmp = match tempfile::tempdir() {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: cannot create a temporary directory: {e}");
+                    return EXIT_USAGE;
+                }
+            };
+            match checkout_base(&a.spec, rev, tmp.path()) {
+                Ok((path, rel)) => (path, format!("{rev}:{rel}")),
+                Err(e) => {
+                    eprintln!("error: cannot read the base spec from git: {e}");
+                    return EXIT_USAGE;
+                }
+            }
+        }
+        (None, Some(file)) => (file.clone(), file.display().to_string()),
+        _ => {
+            eprintln!("error: pass `--base REF` (a git revision) or `--base-spec FILE`");
+            return EXIT_USAGE;
+        }
+    };
+    let base = match compile_side(&base_spec, a.base_templates.as_deref(), "base") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut changes = diff::compare(&side(&base), &side(&new));
+    // Name files as a reviewer reads them: repository-relative, the base by revision.
+    for c in &mut changes {
+        if let Some(l) = &mut c.location {
+            l.file = if l.in_base {
+                base_label.clone()
+            } else {
+                spec_uri.clone()
+            };
+        }
+    }
+    let text = match a.format {
+        DiffFormat::Human => diff::render_human(&changes),
+        DiffFormat::Markdown => diff::render_markdown(&changes),
+        DiffFormat::Json => diff::render_json(&changes, &base_label),
+        DiffFormat::Sarif => diff::render_sarif(&changes, &spec_uri),
+        DiffFormat::Codequality => diff::render_codequality(&changes, &spec_uri),
+    };
+    print!("{text}");
+    let fail_on = match a.fail_on {
+        FailOnArg::Escalation => FailOn::Escalation,
+        FailOnArg::Weakening => FailOn::Weakening,
+        FailOnArg::Any => FailOn::Any,
+        FailOnArg::Never => FailOn::Never,
+    };
+    if diff::fails(&changes, fail_on) {
+        EXIT_REFUSED
+    } else {
+        EXIT_OK
+    }
+}
