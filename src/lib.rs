@@ -12,7 +12,8 @@
 //! ```
 //!
 //! `diag` is the leaf every stage reports through; `kinds` is shared knowledge of Kubernetes
-//! kinds; `diff` compares two compiled versions (what a change lets whom do); `access` analyses RBAC in any directory of manifests; `cli` wires it all and alone
+//! kinds; `diff` compares two compiled versions (what a change lets whom do); `map` draws the
+//! trust model; `access` analyses RBAC in any directory of manifests; `cli` wires it all and alone
 //! owns stdout, stderr and exit codes.
 
 pub mod access;
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod diag;
 pub mod diff;
 pub mod kinds;
+pub mod map;
 pub mod model;
 pub mod render;
 pub mod spec;

@@ -33,6 +33,9 @@ pub enum Command {
     /// What a change of the trust model lets whom do: permissions, trust edges and controls
     /// added, removed or relaxed between a base version and this one. Writes nothing.
     Diff(DiffArgs),
+    /// The trust model as a picture: signers → repositories → reconcilers → namespaces →
+    /// kinds, registries → namespaces, risk-coloured (Mermaid, Graphviz DOT, JSON).
+    Map(MapArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -183,4 +186,27 @@ pub struct DiffArgs {
     /// Which changes make the exit status 1.
     #[arg(long, value_enum, default_value_t)]
     pub fail_on: FailOnArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum MapFormat {
+    /// Markdown with one ```mermaid block per environment (split to stay renderable).
+    #[default]
+    Mermaid,
+    /// Graphviz DOT, one digraph per environment.
+    Dot,
+    /// The graphs as JSON: nodes and edges with their risk.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Only this environment.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Output format.
+    #[arg(long = "output", short = 'o', value_enum, default_value_t)]
+    pub output: MapFormat,
 }

@@ -45,6 +45,7 @@ where
         Command::WhoCan(a) => access::cmd_who_can(&a),
         Command::Explain(a) => cmd_explain(&a),
         Command::Diff(a) => diff::cmd_diff(&a),
+        Command::Map(a) => cmd_map(&a),
     }
 }
 
@@ -161,4 +162,37 @@ fn cmd_explain(a: &ExplainArgs) -> i32 {
             EXIT_USAGE
         }
     }
+}
+
+fn cmd_map(a: &MapArgs) -> i32 {
+    let mut map = SourceMap::new();
+    let valid = match front_end(&a.spec, &mut map) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let policy = crate::model::resolve(&valid, "");
+    if let Some(env) = &a.env {
+        if !policy.environments.iter().any(|e| &e.name == env) {
+            let names: Vec<&str> = policy
+                .environments
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
+            eprintln!(
+                "error: no environment `{env}` (environments: {})",
+                names.join(", ")
+            );
+            return EXIT_USAGE;
+        }
+    }
+    let text = match a.output {
+        MapFormat::Mermaid => crate::map::markdown(&policy, a.env.as_deref()),
+        MapFormat::Dot => crate::map::dot(&policy, a.env.as_deref()),
+        MapFormat::Json => {
+            let graphs = crate::map::graphs(&policy, a.env.as_deref(), usize::MAX);
+            serde_json::to_string_pretty(&graphs).expect("JSON serializes") + "\n"
+        }
+    };
+    print!("{text}");
+    EXIT_OK
 }
