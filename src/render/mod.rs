@@ -6,6 +6,7 @@
 //! verify stage re-emits canonical YAML afterwards. This is the only module that knows
 //! minijinja.
 
+pub mod index;
 mod templates;
 
 pub use templates::{EMBEDDED, OverrideError, TemplateSet};
