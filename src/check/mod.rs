@@ -96,7 +96,8 @@ pub fn validate(
         sink,
         ..
     } = c;
-    if sink.error_count() > before {
+    // A model with unreadable entries is checked (every mistake in one run) but never valid.
+    if sink.error_count() > before || spec.headers.incomplete {
         return None;
     }
     Some(ValidSpec {

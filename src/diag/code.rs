@@ -109,6 +109,7 @@ codes! {
     SignaturesNeedKyverno = "TC1040", "signatures-need-kyverno", Warning;
     UnusedSigner = "TC1041", "unused-signer", Warning;
     SharedDeployKey = "TC1042", "shared-deploy-key", Error;
+    UnknownValue = "TC1043", "unknown-value", Error;
 
     TemplateError = "TC2001", "template-error", Error;
     MalformedManifest = "TC2002", "malformed-manifest", Error;

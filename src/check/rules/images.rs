@@ -50,10 +50,15 @@ pub(super) fn run(c: &mut Checker<'_>) {
             .filter_map(|r| spec.registries.get(&r.value))
             .map(|r| r.host.as_str())
             .collect();
+        // A registry of the tenant that could not be read: its host is unknown.
+        let unread = t.registries.iter().any(|r| {
+            !spec.registries.contains_key(&r.value)
+                && spec.headers.registries.contains_key(&r.value)
+        });
         for img in &t.images {
             semver_range(c, &img.semver);
             let host = img.repository.split('/').next().unwrap_or("");
-            if !img.repository.contains('/') || !hosts.contains(&host) {
+            if !unread && (!img.repository.contains('/') || !hosts.contains(&host)) {
                 outside(c, tenant, &img.repository, host, &hosts);
             }
             let compiled = img
@@ -77,7 +82,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
             let url = chart.repository.as_str();
             if let Some(rest) = url.strip_prefix("oci://") {
                 let host = rest.split('/').next().unwrap_or("");
-                if !hosts.contains(&host) {
+                if !unread && !hosts.contains(&host) {
                     outside(c, tenant, &chart.repository, host, &hosts);
                 }
             } else if !url.starts_with("https://") {
