@@ -110,3 +110,228 @@ fn all_mistakes_of_a_file_are_reported_together() {
     assert_eq!(codes, ["TC1017", "TC1010", "TC0002"], "{diags:#?}");
     assert!(valid.is_none());
 }
+
+/// Writes `text` as `<tmp>/a/b/trust.toml` with the fixtures' key paths made absolute.
+fn write_spec(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let keys = root().join("tests/fixtures/keys");
+    let spec_dir = dir.path().join("a/b");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    let text = text
+        .replace("\"../../keys/", &format!("\"{}/", keys.display()))
+        .replace("\"../keys/", &format!("\"{}/", keys.display()));
+    let path = spec_dir.join("trust.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn minimal() -> String {
+    std::fs::read_to_string(root().join("tests/fixtures/valid/minimal/trust.toml")).unwrap()
+}
+
+/// The edit a diagnostic's help proposes, applied to `text`; `None` when the help is advice
+/// rather than a replacement. Forms: "did you mean `X`?" (the underlined value or key becomes
+/// X), "replace with `X`" (the underlined text becomes X verbatim), and "`KEY = VALUE`" for
+/// a diagnostic on a table header (the key is set in that table).
+fn apply_fix(text: &str, d: &trustc::diag::Diagnostic) -> Option<String> {
+    let help = d.help.as_deref()?;
+    let span = &d.primary.as_ref()?.span.range;
+    let between = |s: &str, open: &str| -> Option<String> {
+        let start = s.find(open)? + open.len();
+        let end = s[start..].find('`')? + start;
+        Some(s[start..end].to_string())
+    };
+    let splice = |with: &str| format!("{}{with}{}", &text[..span.start], &text[span.end..]);
+    if let Some(x) = between(help, "did you mean `") {
+        let quoted = text[span.clone()].starts_with(['"', '\'']);
+        return Some(splice(&if quoted {
+            serde_json::to_string(&x).unwrap()
+        } else {
+            x
+        }));
+    }
+    if let Some(x) = between(help, "replace with `") {
+        return Some(splice(&x));
+    }
+    let assignment = between(help, ": `").filter(|a| a.contains(" = "))?;
+    let key = assignment.split(" = ").next().unwrap();
+    // Set the key in the table whose header holds the span.
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let header_end = text[span.start..]
+        .find('\n')
+        .map_or(text.len(), |i| span.start + i + 1);
+    let section_end = text[header_end..]
+        .find("\n[")
+        .map_or(text.len(), |i| header_end + i + 1);
+    assert!(text[line_start..].starts_with('['), "`{help}` on a header");
+    let body: String = text[header_end..section_end]
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{key} =")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Some(format!(
+        "{}{assignment}\n{body}{}",
+        &text[..header_end],
+        &text[section_end..]
+    ))
+}
+
+/// Every "did you mean", "replace with" and "`key = value`" help, applied, is accepted:
+/// the diagnostic it answers is gone and no new problem appears.
+#[test]
+fn every_suggested_fix_is_accepted_by_check() {
+    let kinds = |list: &str| {
+        minimal().replace(
+            "allowed_kinds = [\"apps/Deployment\", \"Service\"]",
+            &format!("allow_network_policies = true\nallowed_kinds = [{list}]"),
+        )
+    };
+    let keyless = minimal().replace(
+        "cosign_key = \"../../keys/cosign.pub\"",
+        "keyless = { issuer = \"https://token.actions.githubusercontent.com\", subject = \"https://github.com/example/*\" }",
+    );
+    let enums = minimal().replace(
+        "[flux]\n",
+        "[admission]\nengine = \"Kyverno\"\n\n[alerts]\nprovider = \"slak\"\n\n[flux]\nversion = \"v2.9\"\n",
+    );
+    let unsigned = minimal().replace("signers = [\"alice\"]\nregistries", "registries");
+    let unsigned_platform =
+        minimal().replace("signers = [\"alice\"]\ncluster_kinds", "cluster_kinds");
+    let alternation = minimal().replace(
+        r"tag_pattern = '^v[0-9]+\.[0-9]+\.[0-9]+$'",
+        r"tag_pattern = '^v[0-9]+\.[0-9]+\.[0-9]+|latest$'",
+    );
+    let mut cases: Vec<(String, String)> = vec![
+        (
+            "kinds".into(),
+            kinds(r#""deployments", "jobs.batch", "CronJob", "Ingress", "NetworkPolicy", "svc""#),
+        ),
+        (
+            "kinds 2".into(),
+            kinds(r#""Deployment.apps", "Job", "cm", "netpol", "statefulsets.apps""#),
+        ),
+        (
+            "kinds 3".into(),
+            kinds(r#""deploy", "cj", "ing", "Servic""#),
+        ),
+        (
+            "kinds 4".into(),
+            kinds(r#""apps/Deploymnet", "batch/jobs""#),
+        ),
+        ("keyless".into(), keyless),
+        ("enums".into(), enums),
+        ("unsigned tenant".into(), unsigned),
+        ("unsigned platform".into(), unsigned_platform),
+        ("alternation".into(), alternation),
+    ];
+    let dir = root().join("tests/fixtures/invalid");
+    let mut fixtures: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    fixtures.sort();
+    for f in fixtures {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        cases.push((name, std::fs::read_to_string(&f).unwrap()));
+    }
+    let mut applied = 0;
+    for (name, text) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write_spec(&tmp, &text);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let clock = fixture_clock(&text);
+        let (map, before, _) = front(&path, &clock);
+        for d in before.iter().filter(|d| d.primary.is_some()) {
+            let Some(fixed) = apply_fix(&text, d) else {
+                continue;
+            };
+            applied += 1;
+            std::fs::write(&path, &fixed).unwrap();
+            let (map2, after, _) = front(&path, &clock);
+            std::fs::write(&path, &text).unwrap();
+            let line = |m: &trustc::diag::SourceMap, d: &trustc::diag::Diagnostic| {
+                let s = &d.primary.as_ref().unwrap().span;
+                m.line_col(s.file, s.range.start)
+            };
+            let shown = || render_all(&map2, &after);
+            assert!(
+                !after.iter().any(|a| a.code == d.code
+                    && a.primary.is_some()
+                    && line(&map2, a) == line(&map, d)),
+                "{name}: following `{}` ({}) leaves it:\n{}\n{fixed}",
+                d.help.as_deref().unwrap(),
+                d.code,
+                shown()
+            );
+            let old: BTreeSet<Code> = before.iter().map(|b| b.code).collect();
+            for a in &after {
+                assert!(
+                    old.contains(&a.code),
+                    "{name}: following `{}` ({}) is refused with {}:\n{}",
+                    d.help.as_deref().unwrap(),
+                    d.code,
+                    a.code,
+                    shown()
+                );
+            }
+            assert!(after.len() < before.len(), "{name}: {}", shown());
+        }
+    }
+    assert!(applied >= 20, "only {applied} fixes applied");
+}
+
+/// A shape error in one tenant (a misspelt key, a missing key) does not hide the semantic
+/// errors of the other tables; the spec is still refused.
+#[test]
+fn a_shape_error_in_one_tenant_hides_no_other_mistake() {
+    let text = minimal()
+        .replace("branch = \"staging\"", "branch = \"main\"")
+        .replace("namespaces = [\"team\"]", "namspaces = [\"team\"]")
+        + r#"
+[tenants.web]
+namespaces = ["default"]
+repository = "http://github.com/example/web.git"
+path = "./clusters/{env}"
+environments = ["staging", "prod"]
+signers = ["alice"]
+allowed_kinds = ["apps/Deployment", "rbac.authorization.k8s.io/ClusterRoleBinding"]
+
+[tenants.api]
+repository = "ssh://git@github.com/example/api.git"
+path = "./clusters/{env}"
+environments = ["staging"]
+allowed_kinds = ["Service"]
+
+[[tenants.api.images]]
+name = "api"
+repository = "registry.example.com/api/api"
+semver = ">=1.0.0"
+tag_pattern = 'v.*'
+
+[registries.broken]
+host = 42
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_spec(&tmp, &text);
+    let (map, diags, valid) = front(&path, &fixture_clock(""));
+    let codes: BTreeSet<&str> = diags.iter().map(|d| d.code.id()).collect();
+    let shown = render_all(&map, &diags);
+    for want in [
+        "TC0002", // `namspaces` in team
+        "TC0004", // team lacks namespaces, api lacks namespaces
+        "TC0003", // registries.broken.host
+        "TC1017", // staging and production share `main`
+        "TC1010", // web's `default` namespace
+        "TC1013", // web's http:// URL
+        "TC1003", // web's `prod`
+        "TC1005", // web's ClusterRoleBinding
+    ] {
+        assert!(codes.contains(want), "{want} missing:\n{shown}");
+    }
+    // Nothing is guessed about what could not be read: no "unused signer", no image outside
+    // the tenant's registries because a registry was unreadable, no unknown registry.
+    for never in ["TC1041", "TC1002"] {
+        assert!(!codes.contains(never), "{never} reported:\n{shown}");
+    }
+    assert!(valid.is_none());
+}

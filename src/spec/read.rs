@@ -73,9 +73,17 @@ impl<'s> Reader<'s> {
                         .note(
                             "a misspelt key would silently widen or drop a rule, so unknown keys are refused",
                         );
-                        d = match suggest(k, allowed.iter().copied()) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
-                            None => d.help(format!("expected one of: {}", allowed.join(", "))),
+                        // Never suggest a key the table already sets (a duplicate key).
+                        let present = |a: &&str| map.iter().any(|(k2, _)| k2.get_ref() == a);
+                        let free = allowed.iter().copied().filter(|a| !present(a));
+                        d = match (suggest(k, free), suggest(k, allowed.iter().copied())) {
+                            (Some(s), _) => d.help(format!("did you mean `{s}`?")),
+                            (None, Some(set)) => d.help(format!(
+                                "`{set}` is already set in this table: remove this line"
+                            )),
+                            (None, None) => {
+                                d.help(format!("expected one of: {}", allowed.join(", ")))
+                            }
                         };
                         self.sink.push(d);
                     }

@@ -203,22 +203,117 @@ fn pattern(c: &mut Checker<'_>, p: &Sp<String>, what: &str) -> Option<regex::Reg
     if !is_anchored(&p.value) {
         c.push(
             Diagnostic::new(Code::UnanchoredPattern, format!("{what} `{}` is not anchored", p.value))
-                .at(p.span.clone(), "must start with `^` and end with `$`")
+                .at(p.span.clone(), "every alternative must start with `^` and end with `$`")
                 .note("an unanchored pattern also matches longer strings: `v1.2.3` matches `v1.2.3-backdoor` (Adversary 5)")
-                .help(format!("write '^{}$'", p.value.trim_start_matches('^').trim_end_matches('$'))),
+                .help(format!("replace with `{}`", toml_string(&anchor_fix(&p.value)))),
         );
     }
     Some(re)
 }
 
-/// `^…$` with the final `$` not escaped.
+/// Whether a pattern can only match whole strings: judged on the parsed regex, every
+/// alternative must begin with `^` and end with `$` (text-anchored, not multi-line), so
+/// `'^A|B$'` (which matches `latest-evil`) is not anchored. Go's RE2 and Rust's regex agree
+/// on these assertions outside `(?m)`.
 pub(crate) fn is_anchored(p: &str) -> bool {
-    if !p.starts_with('^') || !p.ends_with('$') || p.len() < 2 {
-        return false;
+    match regex_syntax::Parser::new().parse(p) {
+        Ok(hir) => starts(&hir) && ends(&hir),
+        Err(_) => false,
     }
-    let body = &p[..p.len() - 1];
-    let backslashes = body.bytes().rev().take_while(|&b| b == b'\\').count();
-    backslashes % 2 == 0
+}
+
+fn starts(h: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{HirKind, Look};
+    match h.kind() {
+        HirKind::Look(Look::Start) => true,
+        HirKind::Concat(xs) => xs.first().is_some_and(starts),
+        HirKind::Alternation(xs) => xs.iter().all(starts),
+        HirKind::Capture(c) => starts(&c.sub),
+        HirKind::Repetition(r) => r.min >= 1 && starts(&r.sub),
+        _ => false,
+    }
+}
+
+fn ends(h: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{HirKind, Look};
+    match h.kind() {
+        HirKind::Look(Look::End) => true,
+        HirKind::Concat(xs) => xs.last().is_some_and(ends),
+        HirKind::Alternation(xs) => xs.iter().all(ends),
+        HirKind::Capture(c) => ends(&c.sub),
+        HirKind::Repetition(r) => r.min >= 1 && ends(&r.sub),
+        _ => false,
+    }
+}
+
+/// The anchored regex a user most likely meant by an unanchored pattern. A pattern without
+/// regex syntax beyond `.` and `*` is read as a glob, as people write identities
+/// (`https://github.com/org/*`): dots are escaped and `*` (or `.*`) becomes `.*`. Otherwise the
+/// regex is kept, with a dot between two letters or digits (a host name's) escaped, and
+/// wrapped in `(?:…)` when it has alternatives.
+pub(crate) fn anchor_fix(p: &str) -> String {
+    let mut body = p.strip_prefix('^').unwrap_or(p);
+    if body.ends_with('$') && trailing_backslashes(body) % 2 == 0 {
+        body = &body[..body.len() - 1];
+    }
+    let glob = !body.contains(['\\', '[', ']', '(', ')', '{', '}', '+', '|', '^', '$']);
+    let mut out = String::new();
+    if glob {
+        let mut chars = body.chars().peekable();
+        while let Some(ch) = chars.next() {
+            match ch {
+                '.' if chars.peek() == Some(&'*') => {
+                    chars.next();
+                    out.push_str(".*");
+                }
+                '*' => out.push_str(".*"),
+                '.' | '?' => {
+                    out.push('\\');
+                    out.push(ch);
+                }
+                _ => out.push(ch),
+            }
+        }
+    } else {
+        let chars: Vec<char> = body.chars().collect();
+        let mut escaped = false;
+        for (i, &ch) in chars.iter().enumerate() {
+            let host_dot = ch == '.'
+                && !escaped
+                && i > 0
+                && chars[i - 1].is_ascii_alphanumeric()
+                && chars.get(i + 1).is_some_and(char::is_ascii_alphanumeric);
+            if host_dot {
+                out.push('\\');
+            }
+            out.push(ch);
+            escaped = ch == '\\' && !escaped;
+        }
+        let alternation = regex_syntax::ast::parse::Parser::new()
+            .parse(&out)
+            .is_ok_and(|a| matches!(a, regex_syntax::ast::Ast::Alternation(_)));
+        if alternation {
+            out = format!("(?:{out})");
+        }
+    }
+    format!("^{out}$")
+}
+
+fn trailing_backslashes(s: &str) -> usize {
+    s[..s.len().saturating_sub(1)]
+        .bytes()
+        .rev()
+        .take_while(|&b| b == b'\\')
+        .count()
+}
+
+/// A TOML string holding `s` exactly: a literal string when it can be one.
+pub(crate) fn toml_string(s: &str) -> String {
+    if s.contains(['\'', '\n', '\r']) {
+        serde_json::to_string(s).expect("a string serializes")
+    } else {
+        format!("'{s}'")
+    }
 }
 
 /// Every `$name`/`${name}`/`$1` in `extract` must name a group of the pattern
@@ -316,5 +411,64 @@ mod tests {
         assert!(!is_anchored("^v[0-9]+"));
         assert!(!is_anchored("^v\\$"));
         assert!(is_anchored("^v\\\\$"));
+        // Judged on the parsed regex: every alternative anchored at both ends.
+        assert!(!is_anchored("^A|B$"));
+        assert!(!is_anchored("^(A)|(B)$"));
+        assert!(is_anchored("^(?:A|B)$"));
+        assert!(is_anchored("^A$|^B$"));
+        assert!(!is_anchored("(?m)^A$"));
+        assert!(!is_anchored("^A$|B"));
+        assert!(is_anchored("^$"));
+    }
+
+    #[test]
+    fn anchor_fixes_match_what_was_meant_and_no_look_alike() {
+        let cases: &[(&str, &str, &[&str], &[&str])] = &[
+            (
+                "https://github.com/org/*",
+                "^https://github\\.com/org/.*$",
+                &["https://github.com/org/app/.github/workflows/release.yml@refs/heads/main"],
+                &[
+                    "https://githubXcom/org/app",
+                    "https://github.com/org-evil/app",
+                    "https://evil.example/https://github.com/org/app",
+                    "https://github.com/org",
+                ],
+            ),
+            (
+                "https://github.com/org/.*",
+                "^https://github\\.com/org/.*$",
+                &["https://github.com/org/app/.github/workflows/ci.yml@refs/tags/v1"],
+                &[
+                    "https://github.com/org2/app",
+                    "x https://github.com/org/app",
+                ],
+            ),
+            (
+                "v[0-9]+\\.[0-9]+\\.[0-9]+",
+                "^v[0-9]+\\.[0-9]+\\.[0-9]+$",
+                &["v1.2.3"],
+                &["v1.2.3-backdoor", "xv1.2.3"],
+            ),
+            (
+                "^A|B$",
+                "^(?:A|B)$",
+                &["A", "B"],
+                &["latest-evil-B", "A-evil"],
+            ),
+            ("1.2.3", "^1\\.2\\.3$", &["1.2.3"], &["1x2y3", "1.2.3.4"]),
+        ];
+        for (given, want, matches, refuses) in cases {
+            let fixed = anchor_fix(given);
+            assert_eq!(&fixed, want, "{given}");
+            assert!(is_anchored(&fixed), "{fixed}");
+            let re = regex::Regex::new(&fixed).unwrap();
+            for m in *matches {
+                assert!(re.is_match(m), "{fixed} must match {m}");
+            }
+            for r in *refuses {
+                assert!(!re.is_match(r), "{fixed} must not match {r}");
+            }
+        }
     }
 }

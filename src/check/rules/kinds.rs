@@ -80,7 +80,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
                 secrets: allow_secrets,
                 network_policies: allow_netpol,
             };
-            let Some(info) = resolve(c, k, want) else {
+            let Some(info) = resolve(c, k, want, &t.allowed_kinds) else {
                 continue;
             };
             let refuse = |code: Code, msg: String, label: &str, why: &str, help: &str| {
@@ -148,7 +148,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
     }
 
     for k in &spec.platform.cluster_kinds {
-        let Some(info) = resolve(c, k, Want::Platform) else {
+        let Some(info) = resolve(c, k, Want::Platform, &spec.platform.cluster_kinds) else {
             continue;
         };
         if info.namespaced {
@@ -173,7 +173,23 @@ fn scope(namespaced: bool) -> &'static str {
 }
 
 /// Resolves a `group/Kind` reference, reporting wildcards and unknown kinds.
-fn resolve(c: &mut Checker<'_>, k: &Sp<String>, want: Want) -> Option<KindInfo> {
+fn resolve(
+    c: &mut Checker<'_>,
+    k: &Sp<String>,
+    want: Want,
+    listed: &[Sp<String>],
+) -> Option<KindInfo> {
+    // A suggestion the list already holds would be a duplicate: say so instead.
+    let mean = |name: &str| {
+        if listed.iter().any(|l| l.value == name) {
+            format!(
+                "`{}` looks like `{name}`, which is already listed: remove it",
+                k.value
+            )
+        } else {
+            format!("did you mean `{name}`?")
+        }
+    };
     if k.value.contains('*') {
         c.push(
             Diagnostic::new(Code::WildcardGrant, format!("`{}` is a wildcard grant", k.value))
@@ -205,9 +221,9 @@ fn resolve(c: &mut Checker<'_>, k: &Sp<String>, want: Want) -> Option<KindInfo> 
         [one] => {
             let name = one.spec_name();
             let help = match refusal(one, want) {
-                None => format!("did you mean `{name}`?"),
+                None => mean(&name),
                 Some(why) if why.starts_with("needs") => {
-                    format!("did you mean `{name}`? it {why}")
+                    format!("{} it {why}", mean(&name))
                 }
                 Some(why) => format!("`{}` is `{name}`, which {why}: remove it", k.value),
             };
@@ -230,7 +246,7 @@ fn resolve(c: &mut Checker<'_>, k: &Sp<String>, want: Want) -> Option<KindInfo> 
                 .map(KindInfo::spec_name)
                 .collect();
             match crate::spec::suggest(&k.value, candidates.iter().map(String::as_str)) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => d.help(mean(s)),
                 None if is_group_kind(&k.value) && k.value.contains('/') => d.help(format!(
                     "declare it: `[kinds.\"{}\"]` with `resource` and `namespaced`",
                     k.value
