@@ -154,15 +154,18 @@ fn apply_fix(text: &str, d: &trustc::diag::Diagnostic) -> Option<String> {
     }
     let assignment = between(help, ": `").filter(|a| a.contains(" = "))?;
     let key = assignment.split(" = ").next().unwrap();
-    // Set the key in the table whose header holds the span.
-    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-    let header_end = text[span.start..]
+    // Set the key in the table that holds the span (or whose header it is).
+    let header_start = if text[span.start..].starts_with('[') {
+        span.start
+    } else {
+        text[..span.start].rfind("\n[").map_or(0, |i| i + 1)
+    };
+    let header_end = text[header_start..]
         .find('\n')
-        .map_or(text.len(), |i| span.start + i + 1);
+        .map_or(text.len(), |i| header_start + i + 1);
     let section_end = text[header_end..]
         .find("\n[")
         .map_or(text.len(), |i| header_end + i + 1);
-    assert!(text[line_start..].starts_with('['), "`{help}` on a header");
     let body: String = text[header_end..section_end]
         .lines()
         .filter(|l| !l.starts_with(&format!("{key} =")))
@@ -200,7 +203,12 @@ fn every_suggested_fix_is_accepted_by_check() {
         r"tag_pattern = '^v[0-9]+\.[0-9]+\.[0-9]+$'",
         r"tag_pattern = '^v[0-9]+\.[0-9]+\.[0-9]+|latest$'",
     );
+    let prerelease = minimal().replace(
+        r"tag_pattern = '^v[0-9]+\.[0-9]+\.[0-9]+$'",
+        "tag_pattern = '^v(?P<version>[0-9]+\\.[0-9]+\\.[0-9]+-rc\\.[0-9]+)$'\nextract = \"$version\"",
+    );
     let mut cases: Vec<(String, String)> = vec![
+        ("pre-release tags".into(), prerelease),
         (
             "kinds".into(),
             kinds(r#""deployments", "jobs.batch", "CronJob", "Ingress", "NetworkPolicy", "svc""#),

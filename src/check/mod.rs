@@ -4,6 +4,7 @@
 //! problem. [`validate`] returns a [`ValidSpec`] only when no error was found.
 
 mod keys;
+pub mod ranges;
 mod rules;
 
 pub use keys::{CosignKey, SignerKey};

@@ -110,6 +110,7 @@ codes! {
     UnusedSigner = "TC1041", "unused-signer", Warning;
     SharedDeployKey = "TC1042", "shared-deploy-key", Error;
     UnknownValue = "TC1043", "unknown-value", Error;
+    PrereleaseOnlyTags = "TC1044", "prerelease-only-tags", Warning;
 
     TemplateError = "TC2001", "template-error", Error;
     MalformedManifest = "TC2002", "malformed-manifest", Error;

@@ -56,7 +56,9 @@ pub(super) fn run(c: &mut Checker<'_>) {
                 && spec.headers.registries.contains_key(&r.value)
         });
         for img in &t.images {
-            semver_range(c, &img.semver);
+            if let Some(range) = semver_range(c, &img.semver) {
+                prerelease_only(c, img, &range);
+            }
             let host = img.repository.split('/').next().unwrap_or("");
             if !unread && (!img.repository.contains('/') || !hosts.contains(&host)) {
                 outside(c, tenant, &img.repository, host, &hosts);
@@ -130,55 +132,142 @@ fn outside(c: &mut Checker<'_>, tenant: &str, repo: &Sp<String>, host: &str, hos
     );
 }
 
-/// Masterminds-style range (`>=1.0.0 <2.0.0`, `^1.2`, `~1.2.3`, `1.x`, `a - b`, `||`),
-/// checked with the `semver` crate comparator by comparator.
-pub(crate) fn parse_range(range: &str) -> Result<(), String> {
-    if range.trim().is_empty() {
-        return Err("empty range".into());
-    }
-    for alt in range.split("||") {
-        let alt = alt.trim();
-        if alt.is_empty() {
-            return Err("empty alternative around `||`".into());
-        }
-        let alt = match alt.split_once(" - ") {
-            Some((lo, hi)) => format!(">={} <={}", lo.trim(), hi.trim()),
-            None => alt.to_string(),
-        };
-        let mut pending = String::new();
-        for tok in alt.split([' ', ',']).filter(|t| !t.is_empty()) {
-            if tok
-                .chars()
-                .all(|ch| matches!(ch, '<' | '>' | '=' | '~' | '^' | '!'))
-            {
-                pending.push_str(tok);
-                continue;
-            }
-            let comparator = format!("{pending}{}", tok.trim_start_matches(['v', 'V']));
-            pending.clear();
-            let comparator = comparator.replace(['x', 'X'], "*").replace("!=", "");
-            if comparator == "*" {
-                continue;
-            }
-            semver::Comparator::parse(&comparator).map_err(|e| format!("`{tok}`: {e}"))?;
-        }
-        if !pending.is_empty() {
-            return Err(format!("operator `{pending}` without a version"));
+/// A range Flux accepts: Masterminds/semver v3 `NewConstraint`, ported faithfully.
+fn semver_range(c: &mut Checker<'_>, r: &Sp<String>) -> Option<crate::check::ranges::Constraints> {
+    match crate::check::ranges::parse(&r.value) {
+        Ok(cs) => Some(cs),
+        Err(e) => {
+            c.push(
+                Diagnostic::new(
+                    Code::InvalidSemverRange,
+                    format!("`{}` is not a semver range", r.value),
+                )
+                .at(r.span.clone(), e)
+                .note("Flux parses ranges with Masterminds/semver v3 (`NewConstraint`); trustc accepts exactly what it accepts")
+                .help("write comparators separated by spaces or commas, e.g. \">=1.0.0 <2.0.0\""),
+            );
+            None
         }
     }
-    Ok(())
 }
 
-fn semver_range(c: &mut Checker<'_>, r: &Sp<String>) {
-    if let Err(e) = parse_range(&r.value) {
+/// flux2#1298: a range without a pre-release never matches a pre-release version
+/// (Masterminds/semver `containsPre`), so a tag pattern whose compared part always carries a
+/// pre-release (`-rc.1`) selects no tag at all.
+fn prerelease_only(
+    c: &mut Checker<'_>,
+    img: &crate::spec::Image,
+    range: &crate::check::ranges::Constraints,
+) {
+    let Some(p) = &img.tag_pattern else { return };
+    if range.admits_prereleases() {
+        return;
+    }
+    let Ok(hir) = regex_syntax::Parser::new().parse(&p.value) else {
+        return;
+    };
+    // The compared part: the group `extract` names alone (`$name`/`${name}`), else the tag.
+    let name = img.extract.as_ref().map(|e| {
+        e.value
+            .trim_start_matches('$')
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .to_string()
+    });
+    let compared = match &name {
+        Some(n)
+            if img
+                .extract
+                .as_ref()
+                .is_some_and(|e| e.value.matches('$').count() == 1) =>
+        {
+            match find_group(&hir, n) {
+                Some(h) => h,
+                None => return,
+            }
+        }
+        Some(_) => return,
+        None => &hir,
+    };
+    if must_contain(compared, '-') && !may_contain(compared, '+') {
         c.push(
             Diagnostic::new(
-                Code::InvalidSemverRange,
-                format!("`{}` is not a semver range", r.value),
+                Code::PrereleaseOnlyTags,
+                format!("every tag `{}` yields is a pre-release, and the range `{}` admits none", p.value, img.semver.value),
             )
-            .at(r.span.clone(), e)
-            .help("write comparators separated by spaces, e.g. \">=1.0.0 <2.0.0\""),
+            .at(p.span.clone(), "every match carries a `-`: a pre-release version")
+            .with_secondary(img.semver.span.clone(), "no pre-release in this range")
+            .note("a semver range without a pre-release never matches a pre-release version, so this ImagePolicy never selects a tag (flux2#1298)")
+            .help(format!(
+                "admit pre-releases in the range: `semver = \"{}\"` (or extract the release part of the tag only)",
+                with_prerelease(&img.semver.value, range)
+            )),
         );
+    }
+}
+
+/// The range with `-0` (the lowest pre-release) after its first comparator's version:
+/// `~3.3.x` → `~3.3.x-0`, `>=1.0.0 <2.0.0` → `>=1.0.0-0 <2.0.0`.
+fn with_prerelease(range: &str, parsed: &crate::check::ranges::Constraints) -> String {
+    let Some((_, first)) = parsed.groups.first().and_then(|g| g.first()) else {
+        return range.to_string();
+    };
+    match range.find(first.as_str()) {
+        Some(at) if !first.is_empty() => {
+            let end = at + first.len();
+            format!("{}-0{}", &range[..end], &range[end..])
+        }
+        _ => format!("{range}-0"),
+    }
+}
+
+fn find_group<'h>(h: &'h regex_syntax::hir::Hir, name: &str) -> Option<&'h regex_syntax::hir::Hir> {
+    use regex_syntax::hir::HirKind;
+    match h.kind() {
+        HirKind::Capture(c)
+            if c.name.as_deref() == Some(name) || name.parse::<u32>().ok() == Some(c.index) =>
+        {
+            Some(&c.sub)
+        }
+        HirKind::Capture(c) => find_group(&c.sub, name),
+        HirKind::Concat(xs) | HirKind::Alternation(xs) => {
+            xs.iter().find_map(|x| find_group(x, name))
+        }
+        HirKind::Repetition(r) => find_group(&r.sub, name),
+        _ => None,
+    }
+}
+
+/// Whether every match of `h` contains `ch`.
+fn must_contain(h: &regex_syntax::hir::Hir, ch: char) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Literal(l) => String::from_utf8_lossy(&l.0).contains(ch),
+        HirKind::Class(Class::Unicode(u)) => u.iter().all(|r| r.start() == ch && r.end() == ch),
+        HirKind::Class(Class::Bytes(b)) => b
+            .iter()
+            .all(|r| r.start() == ch as u8 && r.end() == ch as u8),
+        HirKind::Concat(xs) => xs.iter().any(|x| must_contain(x, ch)),
+        HirKind::Alternation(xs) => xs.iter().all(|x| must_contain(x, ch)),
+        HirKind::Capture(c) => must_contain(&c.sub, ch),
+        HirKind::Repetition(r) => r.min >= 1 && must_contain(&r.sub, ch),
+        _ => false,
+    }
+}
+
+/// Whether some match of `h` may contain `ch`.
+fn may_contain(h: &regex_syntax::hir::Hir, ch: char) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Literal(l) => String::from_utf8_lossy(&l.0).contains(ch),
+        HirKind::Class(Class::Unicode(u)) => u.iter().any(|r| r.start() <= ch && ch <= r.end()),
+        HirKind::Class(Class::Bytes(b)) => b
+            .iter()
+            .any(|r| r.start() <= ch as u8 && ch as u8 <= r.end()),
+        HirKind::Concat(xs) | HirKind::Alternation(xs) => xs.iter().any(|x| may_contain(x, ch)),
+        HirKind::Capture(c) => may_contain(&c.sub, ch),
+        HirKind::Repetition(r) => r.max != Some(0) && may_contain(&r.sub, ch),
+        _ => false,
     }
 }
 
@@ -384,25 +473,6 @@ fn extract(c: &mut Checker<'_>, ex: &Sp<String>, re: &regex::Regex) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges() {
-        for ok in [
-            ">=1.0.0 <2.0.0",
-            "^1.2",
-            "~1.2.3",
-            "1.x",
-            "1.0 - 2.0",
-            ">= 1.0, < 2",
-            "*",
-            "1.2.3 || >=2.0.0",
-        ] {
-            assert!(parse_range(ok).is_ok(), "{ok}: {:?}", parse_range(ok));
-        }
-        for bad in ["", "latest", ">=", ">=1.0.0 <", "1.0.0 ||"] {
-            assert!(parse_range(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn anchors() {
