@@ -343,3 +343,70 @@ host = 42
     }
     assert!(valid.is_none());
 }
+
+/// Flux 2.9 verifies SSH-signed commits (`<name>.sshpub` entries): an SSH signing key is
+/// accepted for 2.9 and lands in the signers Secrets under that name; for 2.8 it is refused.
+#[test]
+fn ssh_signing_keys_for_flux_2_9_and_refused_before() {
+    let ssh = root().join("tests/fixtures/valid/ssh/keys");
+    let text = minimal()
+        .replace(
+            "[registries.internal]",
+            &format!(
+                "[signers.carol]\nemail = \"carol@example.com\"\nkey = \"{}\"\nfingerprint = \"SHA256:ThcMmIS9urs0Db60Cl6EdkhaunkcwEd7ybEXGaQ4n4Y\"\n\n[signers.dave]\nemail = \"dave@example.com\"\nkey = \"{}\"\n\n[registries.internal]",
+                ssh.join("carol.pub").display(),
+                ssh.join("dave.pub").display()
+            ),
+        )
+        .replace("signers = [\"alice\"]\nregistries", "signers = [\"carol\", \"dave\"]\nregistries");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_spec(&tmp, &text);
+    let (map, diags, valid) = front(&path, &fixture_clock(""));
+    assert!(diags.is_empty(), "{}", render_all(&map, &diags));
+    let valid = valid.expect("accepted for Flux 2.9 (the default)");
+    let tree = trustc::cli::compile(
+        &valid,
+        "policy-spec/trust.toml",
+        &trustc::render::TemplateSet::embedded(),
+    )
+    .unwrap_or_else(|s| panic!("{:?}", s.into_sorted()));
+    let signers = tree
+        .files
+        .iter()
+        .find(|(p, _)| p.ends_with("tenants/team/signers.yaml"))
+        .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+        .expect("tenant signers Secret");
+    let carol = std::fs::read_to_string(ssh.join("carol.pub")).unwrap();
+    assert!(signers.contains("carol.sshpub:"), "{signers}");
+    assert!(signers.contains("dave.sshpub:"), "{signers}");
+    assert!(!signers.contains("carol.asc"), "{signers}");
+    assert!(
+        signers.contains(carol.split_whitespace().nth(1).unwrap()),
+        "{signers}"
+    );
+
+    // Flux 2.8: refused, at the key, with the reason.
+    let old = text.replace("[flux]\n", "[flux]\nversion = \"2.8\"\n");
+    let path = write_spec(&tmp, &old);
+    let (map, diags, valid) = front(&path, &fixture_clock(""));
+    let shown = render_all(&map, &diags);
+    assert!(valid.is_none());
+    assert_eq!(
+        diags
+            .iter()
+            .filter(|d| d.code == Code::SshSignerNeedsFlux29)
+            .count(),
+        2,
+        "{shown}"
+    );
+    assert!(
+        shown.contains("source-controller verifies SSH-signed commits"),
+        "{shown}"
+    );
+
+    // A wrong pin is caught like a PGP one.
+    let pinned = text.replace("SHA256:ThcMm", "SHA256:XhcMm");
+    let path = write_spec(&tmp, &pinned);
+    let (_, diags, _) = front(&path, &fixture_clock(""));
+    assert!(diags.iter().any(|d| d.code == Code::FingerprintMismatch));
+}

@@ -6,6 +6,7 @@
 mod keys;
 pub mod ranges;
 mod rules;
+pub mod ssh_keys;
 
 pub use keys::{CosignKey, SignerKey};
 
@@ -48,6 +49,8 @@ pub struct ValidSpec {
     pub signer_keys: IndexMap<String, SignerKey>,
     /// Registry name → parsed cosign public key.
     pub cosign_keys: IndexMap<String, CosignKey>,
+    /// Signers whose key is an SSH key (its Secret entry is `<name>.sshpub`, not `.asc`).
+    pub ssh_signers: std::collections::BTreeSet<String>,
 }
 
 /// Shared state of one check run.
@@ -59,6 +62,7 @@ pub(crate) struct Checker<'a> {
     pub(crate) kinds: BTreeMap<String, KindInfo>,
     pub(crate) signer_keys: IndexMap<String, SignerKey>,
     pub(crate) cosign_keys: IndexMap<String, CosignKey>,
+    pub(crate) ssh_signers: std::collections::BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -88,12 +92,14 @@ pub fn validate(
         kinds: BTreeMap::new(),
         signer_keys: IndexMap::new(),
         cosign_keys: IndexMap::new(),
+        ssh_signers: std::collections::BTreeSet::new(),
     };
     rules::run_all(&mut c);
     let Checker {
         kinds,
         signer_keys,
         cosign_keys,
+        ssh_signers,
         sink,
         ..
     } = c;
@@ -106,5 +112,6 @@ pub fn validate(
         kinds,
         signer_keys,
         cosign_keys,
+        ssh_signers,
     })
 }

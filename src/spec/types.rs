@@ -157,10 +157,14 @@ pub struct Alerts {
 pub struct Signer {
     /// The signer's e-mail address (for reviewers; not matched against commits).
     pub email: Sp<String>,
-    /// ASCII-armoured OpenPGP public key, relative to the spec file.
+    /// The signer's public key file, relative to the spec file: an ASCII-armoured OpenPGP key,
+    /// or (Flux 2.9 and later) an SSH public key in authorized_keys format (`ssh-keygen`'s
+    /// `.pub`), put in the signers Secret as `<name>.asc` or `<name>.sshpub`.
+    #[schemars(extend("examples" = ["keys/alice.asc", "keys/carol.pub"]))]
     pub key: Sp<String>,
-    /// Optional pin: 40 hex digits of the key's fingerprint (spaces allowed).
-    #[schemars(extend("pattern" = "^[0-9A-Fa-f ]+$"))]
+    /// Optional pin: 40 hex digits of an OpenPGP key's fingerprint (spaces allowed), or an
+    /// SSH key's `SHA256:…` fingerprint as `ssh-keygen -lf` prints it.
+    #[schemars(extend("pattern" = "^([0-9A-Fa-f ]+|SHA256:[A-Za-z0-9+/]+)$"))]
     pub fingerprint: Option<Sp<String>>,
 }
 
