@@ -410,3 +410,52 @@ fn ssh_signing_keys_for_flux_2_9_and_refused_before() {
     let (_, diags, _) = front(&path, &fixture_clock(""));
     assert!(diags.iter().any(|d| d.code == Code::FingerprintMismatch));
 }
+
+/// `who-can` with a typo never answers a false "nobody" with success, and `access --tenant`
+/// with a typo suggests the tenant (usage errors, exit 2), like kubectl's warnings.
+#[test]
+fn who_can_warns_on_typos_and_access_suggests_the_tenant() {
+    let manifests = root().join("generated/production");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trustc"))
+            .args(args)
+            .arg("--manifests")
+            .arg(&manifests)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, _, err) = run(&["who-can", "craete", "deployments.apps", "-n", "payments"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("verb `craete` is not a known verb (did you mean `create`?)"),
+        "{err}"
+    );
+
+    // kubectl's short name resolves; the tenant's reconciler is found.
+    let (code, out, err) = run(&["who-can", "create", "deploy", "-n", "payments"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("payments-reconciler"), "{out}");
+
+    let (code, _, err) = run(&["who-can", "create", "deploymnets", "-n", "payments"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("did you mean `deployments.apps`?"), "{err}");
+
+    // Namespaced resource without -n: said, and answered for cluster-wide grants.
+    let (_, _, err) = run(&["who-can", "create", "deployments.apps"]);
+    assert!(
+        err.contains("is namespaced: without `-n NAMESPACE`"),
+        "{err}"
+    );
+
+    let (code, _, err) = run(&["access", "--tenant", "paymnts"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("did you mean `--tenant payments`?"), "{err}");
+    let (code, out, _) = run(&["access", "--tenant", "payments"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("deployments"), "{out}");
+}
