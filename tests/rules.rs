@@ -459,3 +459,118 @@ fn who_can_warns_on_typos_and_access_suggests_the_tenant() {
     assert_eq!(code, 0);
     assert!(out.contains("deployments"), "{out}");
 }
+
+/// `trustc init`: the starter passes `check` once the example keys are in place, compiles,
+/// and a second `init` refuses to overwrite it.
+#[test]
+fn init_writes_a_starter_that_passes_check_once_keys_are_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("fleet");
+    let bin = env!("CARGO_BIN_EXE_trustc");
+    let run = |cwd: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .current_dir(cwd)
+            .env("TRUSTC_NOW", crate::support::TEST_NOW.to_string())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(tmp.path(), &["init", "fleet"]);
+    assert_eq!(code, 0, "{err}");
+    let spec = repo.join("policy-spec/trust.toml");
+    let starter = std::fs::read_to_string(&spec).unwrap();
+    assert!(repo.join("policy-spec/keys/README.md").is_file());
+
+    // Without keys: refused, naming the missing files.
+    let (code, err) = run(&repo, &["check"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("keys/alice.asc") && err.contains("keys/cosign.pub"),
+        "{err}"
+    );
+
+    for k in ["alice.asc", "cosign.pub"] {
+        std::fs::copy(
+            root().join("tests/fixtures/keys").join(k),
+            repo.join("policy-spec/keys").join(k),
+        )
+        .unwrap();
+    }
+    let (map, diags, valid) = front(&spec, &fixture_clock(""));
+    assert!(diags.is_empty(), "{}", render_all(&map, &diags));
+    assert!(valid.is_some());
+    let (code, err) = run(&repo, &["generate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        repo.join("generated/production/kustomization.yaml")
+            .is_file()
+    );
+
+    // Never overwrites.
+    std::fs::write(&spec, "# mine\n").unwrap();
+    let (code, err) = run(tmp.path(), &["init", "fleet"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read_to_string(&spec).unwrap(), "# mine\n");
+    assert!(starter.contains("EDIT"));
+}
+
+/// Without `--spec`, `policy-spec/trust.toml` is found upward from the working directory
+/// (and `generated/` beside it); with none, trustc says to pass `--spec`.
+#[test]
+fn the_spec_is_found_from_any_directory_of_the_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("fleet");
+    let bin = env!("CARGO_BIN_EXE_trustc");
+    let run = |cwd: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .current_dir(cwd)
+            .env("TRUSTC_NOW", crate::support::TEST_NOW.to_string())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // No spec anywhere up the tree.
+    let (code, err) = run(tmp.path(), &["check"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("pass `--spec FILE`"), "{err}");
+
+    trustc::cli::init(&repo).unwrap();
+    for k in ["alice.asc", "cosign.pub"] {
+        std::fs::copy(
+            root().join("tests/fixtures/keys").join(k),
+            repo.join("policy-spec/keys").join(k),
+        )
+        .unwrap();
+    }
+    let deep = repo.join("apps/team/base");
+    std::fs::create_dir_all(&deep).unwrap();
+    let (code, err) = run(&deep, &["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.starts_with("../../../policy-spec/trust.toml: ok"),
+        "{err}"
+    );
+    let (code, err) = run(&deep, &["generate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        repo.join("generated/staging/kustomization.yaml").is_file(),
+        "{err}"
+    );
+    assert!(!deep.join("generated").exists());
+    // The same bytes from the root: up to date.
+    let (code, err) = run(&repo, &["generate", "--check"]);
+    assert_eq!(code, 0, "{err}");
+    // Explicit --out keeps its meaning: relative to the working directory.
+    let (code, err) = run(&deep, &["generate", "--out", "here"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(deep.join("here/staging").is_dir());
+}
