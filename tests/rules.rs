@@ -574,3 +574,40 @@ fn the_spec_is_found_from_any_directory_of_the_repository() {
     assert_eq!(code, 0, "{err}");
     assert!(deep.join("here/staging").is_dir());
 }
+
+/// `docs/spec.md` is generated from the JSON Schema and never stale (like
+/// `committed_schema_is_fresh`); every key of the schema appears in it.
+#[test]
+fn spec_reference_is_fresh() {
+    let path = root().join("docs/spec.md");
+    let fresh = trustc::cli::spec_reference();
+    if std::env::var_os("TRUSTC_BLESS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "docs/spec.md is stale: run `TRUSTC_BLESS=1 cargo test --locked spec_reference_is_fresh`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&trustc::cli::schema_json()).unwrap();
+    let mut keys: Vec<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for def in schema["$defs"].as_object().unwrap().values() {
+        if let Some(p) = def["properties"].as_object() {
+            keys.extend(p.keys().map(String::as_str));
+        }
+    }
+    for k in keys {
+        assert!(
+            fresh.contains(&format!("| `{k}` |")),
+            "`{k}` missing from docs/spec.md"
+        );
+    }
+    for p in ["kyverno-cel", "\"slack\"", "\"msteams\""] {
+        assert!(fresh.contains(p), "{p}");
+    }
+}

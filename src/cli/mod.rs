@@ -5,8 +5,10 @@ mod access;
 mod args;
 mod generate;
 mod init;
+mod reference;
 
 pub use init::init;
+pub use reference::spec_reference;
 
 pub use generate::compile;
 

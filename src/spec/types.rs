@@ -115,6 +115,7 @@ pub struct Admission {
 #[serde(deny_unknown_fields)]
 pub struct Git {
     /// SSH known_hosts line(s) of the Git server, written into each deploy-key Secret.
+    #[schemars(extend("examples" = ["github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"]))]
     pub known_hosts: Option<Sp<String>>,
     /// Reconciliation interval of GitRepositories (default "1m"): a Go duration.
     #[schemars(extend("default" = "1m", "pattern" = DURATION))]
@@ -147,8 +148,10 @@ pub struct Alerts {
     #[schemars(extend("enum" = ALERT_PROVIDERS))]
     pub provider: Option<Sp<String>>,
     /// Channel of the Provider (e.g. a Slack channel).
+    #[schemars(extend("examples" = ["gitops-alerts"]))]
     pub channel: Option<Sp<String>>,
     /// Secret (in the Flux namespace) with the provider's address/token.
+    #[schemars(extend("examples" = ["slack-webhook"]))]
     pub secret: Option<Sp<String>>,
 }
 
@@ -156,6 +159,7 @@ pub struct Alerts {
 #[serde(deny_unknown_fields)]
 pub struct Signer {
     /// The signer's e-mail address (for reviewers; not matched against commits).
+    #[schemars(extend("examples" = ["alice@example.com"]))]
     pub email: Sp<String>,
     /// The signer's public key file, relative to the spec file: an ASCII-armoured OpenPGP key,
     /// or (Flux 2.9 and later) an SSH public key in authorized_keys format (`ssh-keygen`'s
@@ -164,7 +168,7 @@ pub struct Signer {
     pub key: Sp<String>,
     /// Optional pin: 40 hex digits of an OpenPGP key's fingerprint (spaces allowed), or an
     /// SSH key's `SHA256:…` fingerprint as `ssh-keygen -lf` prints it.
-    #[schemars(extend("pattern" = "^([0-9A-Fa-f ]+|SHA256:[A-Za-z0-9+/]+)$"))]
+    #[schemars(extend("pattern" = "^([0-9A-Fa-f ]+|SHA256:[A-Za-z0-9+/]+)$", "examples" = ["3189CA101E7495F9E0BAE529824D14E987CAB476"]))]
     pub fingerprint: Option<Sp<String>>,
 }
 
@@ -175,6 +179,7 @@ pub struct Registry {
     #[schemars(extend("pattern" = HOST, "examples" = ["registry.example.com"]))]
     pub host: Sp<String>,
     /// PEM public key that signs the registry's images (cosign).
+    #[schemars(extend("examples" = ["keys/cosign.pub"]))]
     pub cosign_key: Option<Sp<String>>,
     /// Keyless (Sigstore) identity that signs the registry's images.
     pub keyless: Option<Keyless>,
@@ -184,9 +189,10 @@ pub struct Registry {
 #[serde(deny_unknown_fields)]
 pub struct Keyless {
     /// OIDC issuer URL (https), e.g. `https://token.actions.githubusercontent.com`.
-    #[schemars(extend("pattern" = "^https://"))]
+    #[schemars(extend("pattern" = "^https://", "examples" = ["https://token.actions.githubusercontent.com"]))]
     pub issuer: Sp<String>,
-    /// Anchored regular expression of the certificate subject.
+    /// Regular expression (RE2) of the certificate subject; every alternative anchored `^…$`.
+    #[schemars(extend("examples" = ["^https://github\\.com/example/[^/]+/\\.github/workflows/release\\.yml@refs/heads/main$"]))]
     pub subject: Sp<String>,
 }
 
@@ -194,6 +200,7 @@ pub struct Keyless {
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// Branch Flux follows in this environment.
+    #[schemars(extend("examples" = ["main"]))]
     pub branch: Sp<String>,
     /// Signed commits and signed images become mandatory.
     #[schemars(extend("default" = false))]
@@ -211,9 +218,11 @@ pub struct Platform {
     pub path: Sp<String>,
     /// Names of the `[signers]` whose signed commits the platform applies.
     #[serde(default)]
+    #[schemars(extend("examples" = [["alice"]]))]
     pub signers: Vec<Sp<String>>,
     /// Cluster-scoped kinds the platform tier may manage (`group/Kind`).
     #[serde(default)]
+    #[schemars(extend("examples" = [["Namespace", "rbac.authorization.k8s.io/ClusterRole"]]))]
     pub cluster_kinds: Vec<Sp<String>>,
 }
 
@@ -221,20 +230,24 @@ pub struct Platform {
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
     /// The tenant's namespaces (DNS-1123 labels); the first is its home.
-    #[schemars(extend("items" = {"type": "string", "pattern": DNS_LABEL, "maxLength": 63}))]
+    #[schemars(extend("items" = {"type": "string", "pattern": DNS_LABEL, "maxLength": 63}, "examples" = [["payments"]]))]
     pub namespaces: Vec<Sp<String>>,
     /// Git repository URL, `ssh://git@HOST/ORG/REPO.git` (https:// is warned about).
     #[schemars(extend("examples" = ["ssh://git@github.com/example/team.git"]))]
     pub repository: Sp<String>,
     /// Path in the repository; `{env}` and `{tenant}` are replaced.
+    #[schemars(extend("examples" = ["./clusters/{env}"]))]
     pub path: Sp<String>,
     /// Names of the `[environments]` the tenant is deployed to.
+    #[schemars(extend("examples" = [["staging", "production"]]))]
     pub environments: Vec<Sp<String>>,
     /// Names of the `[signers]` whose signed commits the tenant's sources verify.
     #[serde(default)]
+    #[schemars(extend("examples" = [["alice", "bob"]]))]
     pub signers: Vec<Sp<String>>,
     /// Names of the `[registries]` the tenant's images and OCI charts may come from.
     #[serde(default)]
+    #[schemars(extend("examples" = [["internal"]]))]
     pub registries: Vec<Sp<String>>,
     /// Kinds the tenant may deploy (`group/Kind`, core kinds bare).
     #[schemars(extend("examples" = [["apps/Deployment", "Service", "ConfigMap"]]))]
@@ -257,16 +270,19 @@ pub struct Tenant {
 #[serde(deny_unknown_fields)]
 pub struct Image {
     /// Name of the ImageRepository/ImagePolicy (DNS-1123 label).
-    #[schemars(extend("pattern" = DNS_LABEL, "maxLength" = 63))]
+    #[schemars(extend("pattern" = DNS_LABEL, "maxLength" = 63, "examples" = ["api"]))]
     pub name: Sp<String>,
     /// Image repository, `host/path`; the host must be one of the tenant's registries.
+    #[schemars(extend("examples" = ["registry.example.com/payments/api"]))]
     pub repository: Sp<String>,
     /// Semver range of tags automation may pick (Masterminds/semver v3 syntax).
     #[schemars(extend("examples" = [">=1.0.0 <2.0.0"]))]
     pub semver: Sp<String>,
-    /// Anchored regular expression tags must match.
+    /// Regular expression (RE2) tags must match; every alternative anchored `^…$`.
+    #[schemars(extend("examples" = ["^v(?P<version>[0-9]+\\.[0-9]+\\.[0-9]+)$"]))]
     pub tag_pattern: Option<Sp<String>>,
     /// `$name` of a named capture group of `tag_pattern`, the part compared as a version.
+    #[schemars(extend("examples" = ["$version"]))]
     pub extract: Option<Sp<String>>,
 }
 
@@ -274,12 +290,13 @@ pub struct Image {
 #[serde(deny_unknown_fields)]
 pub struct Chart {
     /// Name of the chart (DNS-1123 label).
-    #[schemars(extend("pattern" = DNS_LABEL, "maxLength" = 63))]
+    #[schemars(extend("pattern" = DNS_LABEL, "maxLength" = 63, "examples" = ["api"]))]
     pub name: Sp<String>,
     /// `oci://host/path` (an OCIRepository) or `https://…` (a HelmRepository).
-    #[schemars(extend("pattern" = "^(oci|https)://"))]
+    #[schemars(extend("pattern" = "^(oci|https)://", "examples" = ["oci://registry.example.com/charts/api"]))]
     pub repository: Sp<String>,
     /// Semver range of chart versions (Masterminds/semver v3 syntax).
+    #[schemars(extend("examples" = ["~1.4"]))]
     pub version: Sp<String>,
 }
 
@@ -287,8 +304,10 @@ pub struct Chart {
 #[serde(deny_unknown_fields)]
 pub struct KindDef {
     /// Plural resource name, as RBAC spells it.
+    #[schemars(extend("examples" = ["servicemonitors"]))]
     pub resource: Sp<String>,
     /// Whether objects of the kind live in a namespace.
+    #[schemars(extend("examples" = [true]))]
     pub namespaced: Sp<bool>,
 }
 
