@@ -82,10 +82,21 @@ fn section(out: &mut String, root: &Value, obj: &Value, path: &str, title: &str)
             .and_then(Value::as_array)
             .and_then(|e| e.first())
             .or_else(|| v.get("default"))
-            .or_else(|| v.get("enum").and_then(Value::as_array).and_then(|e| e.first()))
+            .or_else(|| {
+                v.get("enum")
+                    .and_then(Value::as_array)
+                    .and_then(|e| e.first())
+            })
             .map(|e| format!("`{key} = {}`", toml_value(e)))
             .unwrap_or_else(|| match ty.as_str() {
-                "table" => format!("`[{}]`", if path.is_empty() { key.clone() } else { format!("{}.{key}", path.trim_matches(['[', ']'])) }),
+                "table" => format!(
+                    "`[{}]`",
+                    if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{}.{key}", path.trim_matches(['[', ']']))
+                    }
+                ),
                 "table of tables" => format!("`[{key}.NAME]`"),
                 "array of tables" => format!("`[[…{key}]]`"),
                 _ => String::new(),
