@@ -689,6 +689,92 @@ pub fn resource_risk(group: &str, resource: &str) -> Risk {
         .map_or_else(|| group_risk(group), |(.., risk)| *risk)
 }
 
+/// kubectl's short names of built-in kinds: short name → (group, plural resource).
+/// Kubernetes: the `ShortNames()` of each REST storage (kubernetes v1.35,
+/// `pkg/registry/<group>/<resource>/storage/storage.go`, as `kubectl api-resources` prints
+/// them); Flux: the `+kubebuilder:resource:shortName` markers of the API types
+/// (kustomize-controller, helm-controller, source-controller `api/v1*/`).
+const SHORT_NAMES: &[(&str, &str, &str)] = &[
+    ("po", "", "pods"),
+    ("svc", "", "services"),
+    ("cm", "", "configmaps"),
+    ("sa", "", "serviceaccounts"),
+    ("pvc", "", "persistentvolumeclaims"),
+    ("ep", "", "endpoints"),
+    ("ev", "", "events"),
+    ("limits", "", "limitranges"),
+    ("quota", "", "resourcequotas"),
+    ("rc", "", "replicationcontrollers"),
+    ("ns", "", "namespaces"),
+    ("no", "", "nodes"),
+    ("pv", "", "persistentvolumes"),
+    ("deploy", "apps", "deployments"),
+    ("sts", "apps", "statefulsets"),
+    ("ds", "apps", "daemonsets"),
+    ("rs", "apps", "replicasets"),
+    ("cj", "batch", "cronjobs"),
+    ("hpa", "autoscaling", "horizontalpodautoscalers"),
+    ("pdb", "policy", "poddisruptionbudgets"),
+    ("ing", "networking.k8s.io", "ingresses"),
+    ("netpol", "networking.k8s.io", "networkpolicies"),
+    ("sc", "storage.k8s.io", "storageclasses"),
+    ("crd", "apiextensions.k8s.io", "customresourcedefinitions"),
+    ("crds", "apiextensions.k8s.io", "customresourcedefinitions"),
+    ("pc", "scheduling.k8s.io", "priorityclasses"),
+    ("csr", "certificates.k8s.io", "certificatesigningrequests"),
+    ("ks", "kustomize.toolkit.fluxcd.io", "kustomizations"),
+    ("hr", "helm.toolkit.fluxcd.io", "helmreleases"),
+    ("gitrepo", "source.toolkit.fluxcd.io", "gitrepositories"),
+    ("helmrepo", "source.toolkit.fluxcd.io", "helmrepositories"),
+    ("hc", "source.toolkit.fluxcd.io", "helmcharts"),
+    ("ocirepo", "source.toolkit.fluxcd.io", "ocirepositories"),
+];
+
+/// Every built-in kind.
+pub fn builtins() -> impl Iterator<Item = KindInfo> {
+    BUILTIN.iter().map(|&(g, k, r, n, risk)| KindInfo {
+        group: g.to_string(),
+        kind: k.to_string(),
+        resource: r.to_string(),
+        namespaced: n,
+        risk,
+    })
+}
+
+/// The kinds a spelling kubectl accepts names, among `known`: `Kind`, `kind`, the plural
+/// `resource`, a short name (`deploy`), `Kind.group`, `resource.group` (`deployments.apps`),
+/// and `group/resource` or a wrongly-cased `group/kind`. Several when the spelling is
+/// ambiguous (a bare `PolicyException` exists in two groups), in `known`'s order.
+pub fn from_spelling(spelling: &str, known: &[KindInfo]) -> Vec<KindInfo> {
+    let s = spelling.trim();
+    let (group, name): (Option<&str>, &str) = if let Some((g, n)) = s.rsplit_once('/') {
+        (Some(g), n)
+    } else if let Some((n, g)) = s.split_once('.') {
+        (Some(g), n)
+    } else {
+        (None, s)
+    };
+    let lower = name.to_ascii_lowercase();
+    let short: Vec<(&str, &str)> = SHORT_NAMES
+        .iter()
+        .filter(|(sn, ..)| *sn == lower)
+        .map(|&(_, g, r)| (g, r))
+        .collect();
+    let mut out: Vec<KindInfo> = Vec::new();
+    for k in known {
+        if group.is_some_and(|g| g != k.group) {
+            continue;
+        }
+        let hit = k.kind.eq_ignore_ascii_case(name)
+            || k.resource == lower
+            || short.iter().any(|&(g, r)| g == k.group && r == k.resource);
+        if hit && !out.iter().any(|o| o.group == k.group && o.kind == k.kind) {
+            out.push(k.clone());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -700,6 +786,43 @@ mod tests {
             for b in &BUILTIN[i + 1..] {
                 assert!(!(a.0 == b.0 && a.1 == b.1), "duplicate {a:?}");
             }
+        }
+    }
+
+    #[test]
+    fn kubectl_spellings_resolve() {
+        let known: Vec<KindInfo> = builtins().collect();
+        let one = |s: &str| {
+            let found = from_spelling(s, &known);
+            assert_eq!(found.len(), 1, "{s}: {found:?}");
+            found[0].spec_name()
+        };
+        for (s, want) in [
+            ("deployments", "apps/Deployment"),
+            ("Deployment.apps", "apps/Deployment"),
+            ("deployments.apps", "apps/Deployment"),
+            ("deploy", "apps/Deployment"),
+            ("deployment", "apps/Deployment"),
+            ("apps/deployments", "apps/Deployment"),
+            ("jobs.batch", "batch/Job"),
+            ("Job", "batch/Job"),
+            ("CronJob", "batch/CronJob"),
+            ("cj", "batch/CronJob"),
+            ("Ingress", "networking.k8s.io/Ingress"),
+            ("NetworkPolicy", "networking.k8s.io/NetworkPolicy"),
+            ("netpol", "networking.k8s.io/NetworkPolicy"),
+            ("svc", "Service"),
+            ("configmaps", "ConfigMap"),
+            ("ks", "kustomize.toolkit.fluxcd.io/Kustomization"),
+        ] {
+            assert_eq!(one(s), want, "{s}");
+        }
+        assert_eq!(from_spelling("PolicyException", &known).len(), 2);
+        assert!(from_spelling("Deploymnet", &known).is_empty());
+        // Short names are unique and name built-in resources.
+        for (i, (sn, g, r)) in SHORT_NAMES.iter().enumerate() {
+            assert!(resource_is_cluster_scoped(g, r).is_some(), "{sn}: {g}/{r}");
+            assert!(SHORT_NAMES[i + 1..].iter().all(|o| o.0 != *sn), "{sn}");
         }
     }
 

@@ -380,7 +380,7 @@ fn access_commands_answer_on_generated_output_and_hand_written_manifests() {
             "--out",
             &generated
         ]),
-        1
+        2, // a usage error: no such tenant (issue 9 item 7)
     );
     assert_eq!(
         run(&[

@@ -110,3 +110,504 @@ fn all_mistakes_of_a_file_are_reported_together() {
     assert_eq!(codes, ["TC1017", "TC1010", "TC0002"], "{diags:#?}");
     assert!(valid.is_none());
 }
+
+/// Writes `text` as `<tmp>/a/b/trust.toml` with the fixtures' key paths made absolute.
+fn write_spec(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let keys = root().join("tests/fixtures/keys");
+    let spec_dir = dir.path().join("a/b");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    let text = text
+        .replace("\"../../keys/", &format!("\"{}/", keys.display()))
+        .replace("\"../keys/", &format!("\"{}/", keys.display()));
+    let path = spec_dir.join("trust.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn minimal() -> String {
+    std::fs::read_to_string(root().join("tests/fixtures/valid/minimal/trust.toml")).unwrap()
+}
+
+/// The edit a diagnostic's help proposes, applied to `text`; `None` when the help is advice
+/// rather than a replacement. Forms: "did you mean `X`?" (the underlined value or key becomes
+/// X), "replace with `X`" (the underlined text becomes X verbatim), and "`KEY = VALUE`" for
+/// a diagnostic on a table header (the key is set in that table).
+fn apply_fix(text: &str, d: &trustc::diag::Diagnostic) -> Option<String> {
+    let help = d.help.as_deref()?;
+    let span = &d.primary.as_ref()?.span.range;
+    let between = |s: &str, open: &str| -> Option<String> {
+        let start = s.find(open)? + open.len();
+        let end = s[start..].find('`')? + start;
+        Some(s[start..end].to_string())
+    };
+    let splice = |with: &str| format!("{}{with}{}", &text[..span.start], &text[span.end..]);
+    if let Some(x) = between(help, "did you mean `") {
+        let quoted = text[span.clone()].starts_with(['"', '\'']);
+        return Some(splice(&if quoted {
+            serde_json::to_string(&x).unwrap()
+        } else {
+            x
+        }));
+    }
+    if let Some(x) = between(help, "replace with `") {
+        return Some(splice(&x));
+    }
+    let assignment = between(help, ": `").filter(|a| a.contains(" = "))?;
+    let key = assignment.split(" = ").next().unwrap();
+    // Set the key in the table that holds the span (or whose header it is).
+    let header_start = if text[span.start..].starts_with('[') {
+        span.start
+    } else {
+        text[..span.start].rfind("\n[").map_or(0, |i| i + 1)
+    };
+    let header_end = text[header_start..]
+        .find('\n')
+        .map_or(text.len(), |i| header_start + i + 1);
+    let section_end = text[header_end..]
+        .find("\n[")
+        .map_or(text.len(), |i| header_end + i + 1);
+    let body: String = text[header_end..section_end]
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{key} =")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Some(format!(
+        "{}{assignment}\n{body}{}",
+        &text[..header_end],
+        &text[section_end..]
+    ))
+}
+
+/// Every "did you mean", "replace with" and "`key = value`" help, applied, is accepted:
+/// the diagnostic it answers is gone and no new problem appears.
+#[test]
+fn every_suggested_fix_is_accepted_by_check() {
+    let kinds = |list: &str| {
+        minimal().replace(
+            "allowed_kinds = [\"apps/Deployment\", \"Service\"]",
+            &format!("allow_network_policies = true\nallowed_kinds = [{list}]"),
+        )
+    };
+    let keyless = minimal().replace(
+        "cosign_key = \"../../keys/cosign.pub\"",
+        "keyless = { issuer = \"https://token.actions.githubusercontent.com\", subject = \"https://github.com/example/*\" }",
+    );
+    let enums = minimal().replace(
+        "[flux]\n",
+        "[admission]\nengine = \"Kyverno\"\n\n[alerts]\nprovider = \"slak\"\n\n[flux]\nversion = \"v2.9\"\n",
+    );
+    let unsigned = minimal().replace("signers = [\"alice\"]\nregistries", "registries");
+    let unsigned_platform =
+        minimal().replace("signers = [\"alice\"]\ncluster_kinds", "cluster_kinds");
+    let alternation = minimal().replace(
+        r"tag_pattern = '^v[0-9]+\.[0-9]+\.[0-9]+$'",
+        r"tag_pattern = '^v[0-9]+\.[0-9]+\.[0-9]+|latest$'",
+    );
+    let prerelease = minimal().replace(
+        r"tag_pattern = '^v[0-9]+\.[0-9]+\.[0-9]+$'",
+        "tag_pattern = '^v(?P<version>[0-9]+\\.[0-9]+\\.[0-9]+-rc\\.[0-9]+)$'\nextract = \"$version\"",
+    );
+    let mut cases: Vec<(String, String)> = vec![
+        ("pre-release tags".into(), prerelease),
+        (
+            "kinds".into(),
+            kinds(r#""deployments", "jobs.batch", "CronJob", "Ingress", "NetworkPolicy", "svc""#),
+        ),
+        (
+            "kinds 2".into(),
+            kinds(r#""Deployment.apps", "Job", "cm", "netpol", "statefulsets.apps""#),
+        ),
+        (
+            "kinds 3".into(),
+            kinds(r#""deploy", "cj", "ing", "Servic""#),
+        ),
+        (
+            "kinds 4".into(),
+            kinds(r#""apps/Deploymnet", "batch/jobs""#),
+        ),
+        ("keyless".into(), keyless),
+        ("enums".into(), enums),
+        ("unsigned tenant".into(), unsigned),
+        ("unsigned platform".into(), unsigned_platform),
+        ("alternation".into(), alternation),
+    ];
+    let dir = root().join("tests/fixtures/invalid");
+    let mut fixtures: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    fixtures.sort();
+    for f in fixtures {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        cases.push((name, std::fs::read_to_string(&f).unwrap()));
+    }
+    let mut applied = 0;
+    for (name, text) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write_spec(&tmp, &text);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let clock = fixture_clock(&text);
+        let (map, before, _) = front(&path, &clock);
+        for d in before.iter().filter(|d| d.primary.is_some()) {
+            let Some(fixed) = apply_fix(&text, d) else {
+                continue;
+            };
+            applied += 1;
+            std::fs::write(&path, &fixed).unwrap();
+            let (map2, after, _) = front(&path, &clock);
+            std::fs::write(&path, &text).unwrap();
+            let line = |m: &trustc::diag::SourceMap, d: &trustc::diag::Diagnostic| {
+                let s = &d.primary.as_ref().unwrap().span;
+                m.line_col(s.file, s.range.start)
+            };
+            let shown = || render_all(&map2, &after);
+            assert!(
+                !after.iter().any(|a| a.code == d.code
+                    && a.primary.is_some()
+                    && line(&map2, a) == line(&map, d)),
+                "{name}: following `{}` ({}) leaves it:\n{}\n{fixed}",
+                d.help.as_deref().unwrap(),
+                d.code,
+                shown()
+            );
+            let old: BTreeSet<Code> = before.iter().map(|b| b.code).collect();
+            for a in &after {
+                assert!(
+                    old.contains(&a.code),
+                    "{name}: following `{}` ({}) is refused with {}:\n{}",
+                    d.help.as_deref().unwrap(),
+                    d.code,
+                    a.code,
+                    shown()
+                );
+            }
+            assert!(after.len() < before.len(), "{name}: {}", shown());
+        }
+    }
+    assert!(applied >= 20, "only {applied} fixes applied");
+}
+
+/// A shape error in one tenant (a misspelt key, a missing key) does not hide the semantic
+/// errors of the other tables; the spec is still refused.
+#[test]
+fn a_shape_error_in_one_tenant_hides_no_other_mistake() {
+    let text = minimal()
+        .replace("branch = \"staging\"", "branch = \"main\"")
+        .replace("namespaces = [\"team\"]", "namspaces = [\"team\"]")
+        + r#"
+[tenants.web]
+namespaces = ["default"]
+repository = "http://github.com/example/web.git"
+path = "./clusters/{env}"
+environments = ["staging", "prod"]
+signers = ["alice"]
+allowed_kinds = ["apps/Deployment", "rbac.authorization.k8s.io/ClusterRoleBinding"]
+
+[tenants.api]
+repository = "ssh://git@github.com/example/api.git"
+path = "./clusters/{env}"
+environments = ["staging"]
+allowed_kinds = ["Service"]
+
+[[tenants.api.images]]
+name = "api"
+repository = "registry.example.com/api/api"
+semver = ">=1.0.0"
+tag_pattern = 'v.*'
+
+[registries.broken]
+host = 42
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_spec(&tmp, &text);
+    let (map, diags, valid) = front(&path, &fixture_clock(""));
+    let codes: BTreeSet<&str> = diags.iter().map(|d| d.code.id()).collect();
+    let shown = render_all(&map, &diags);
+    for want in [
+        "TC0002", // `namspaces` in team
+        "TC0004", // team lacks namespaces, api lacks namespaces
+        "TC0003", // registries.broken.host
+        "TC1017", // staging and production share `main`
+        "TC1010", // web's `default` namespace
+        "TC1013", // web's http:// URL
+        "TC1003", // web's `prod`
+        "TC1005", // web's ClusterRoleBinding
+    ] {
+        assert!(codes.contains(want), "{want} missing:\n{shown}");
+    }
+    // Nothing is guessed about what could not be read: no "unused signer", no image outside
+    // the tenant's registries because a registry was unreadable, no unknown registry.
+    for never in ["TC1041", "TC1002"] {
+        assert!(!codes.contains(never), "{never} reported:\n{shown}");
+    }
+    assert!(valid.is_none());
+}
+
+/// Flux 2.9 verifies SSH-signed commits (`<name>.sshpub` entries): an SSH signing key is
+/// accepted for 2.9 and lands in the signers Secrets under that name; for 2.8 it is refused.
+#[test]
+fn ssh_signing_keys_for_flux_2_9_and_refused_before() {
+    let ssh = root().join("tests/fixtures/valid/ssh/keys");
+    let text = minimal()
+        .replace(
+            "[registries.internal]",
+            &format!(
+                "[signers.carol]\nemail = \"carol@example.com\"\nkey = \"{}\"\nfingerprint = \"SHA256:ThcMmIS9urs0Db60Cl6EdkhaunkcwEd7ybEXGaQ4n4Y\"\n\n[signers.dave]\nemail = \"dave@example.com\"\nkey = \"{}\"\n\n[registries.internal]",
+                ssh.join("carol.pub").display(),
+                ssh.join("dave.pub").display()
+            ),
+        )
+        .replace("signers = [\"alice\"]\nregistries", "signers = [\"carol\", \"dave\"]\nregistries");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_spec(&tmp, &text);
+    let (map, diags, valid) = front(&path, &fixture_clock(""));
+    assert!(diags.is_empty(), "{}", render_all(&map, &diags));
+    let valid = valid.expect("accepted for Flux 2.9 (the default)");
+    let tree = trustc::cli::compile(
+        &valid,
+        "policy-spec/trust.toml",
+        &trustc::render::TemplateSet::embedded(),
+    )
+    .unwrap_or_else(|s| panic!("{:?}", s.into_sorted()));
+    let signers = tree
+        .files
+        .iter()
+        .find(|(p, _)| p.ends_with("tenants/team/signers.yaml"))
+        .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+        .expect("tenant signers Secret");
+    let carol = std::fs::read_to_string(ssh.join("carol.pub")).unwrap();
+    assert!(signers.contains("carol.sshpub:"), "{signers}");
+    assert!(signers.contains("dave.sshpub:"), "{signers}");
+    assert!(!signers.contains("carol.asc"), "{signers}");
+    assert!(
+        signers.contains(carol.split_whitespace().nth(1).unwrap()),
+        "{signers}"
+    );
+
+    // Flux 2.8: refused, at the key, with the reason.
+    let old = text.replace("[flux]\n", "[flux]\nversion = \"2.8\"\n");
+    let path = write_spec(&tmp, &old);
+    let (map, diags, valid) = front(&path, &fixture_clock(""));
+    let shown = render_all(&map, &diags);
+    assert!(valid.is_none());
+    assert_eq!(
+        diags
+            .iter()
+            .filter(|d| d.code == Code::SshSignerNeedsFlux29)
+            .count(),
+        2,
+        "{shown}"
+    );
+    assert!(
+        shown.contains("source-controller verifies SSH-signed commits"),
+        "{shown}"
+    );
+
+    // A wrong pin is caught like a PGP one.
+    let pinned = text.replace("SHA256:ThcMm", "SHA256:XhcMm");
+    let path = write_spec(&tmp, &pinned);
+    let (_, diags, _) = front(&path, &fixture_clock(""));
+    assert!(diags.iter().any(|d| d.code == Code::FingerprintMismatch));
+}
+
+/// `who-can` with a typo never answers a false "nobody" with success, and `access --tenant`
+/// with a typo suggests the tenant (usage errors, exit 2), like kubectl's warnings.
+#[test]
+fn who_can_warns_on_typos_and_access_suggests_the_tenant() {
+    let manifests = root().join("generated/production");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trustc"))
+            .args(args)
+            .arg("--manifests")
+            .arg(&manifests)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, _, err) = run(&["who-can", "craete", "deployments.apps", "-n", "payments"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("verb `craete` is not a known verb (did you mean `create`?)"),
+        "{err}"
+    );
+
+    // kubectl's short name resolves; the tenant's reconciler is found.
+    let (code, out, err) = run(&["who-can", "create", "deploy", "-n", "payments"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("payments-reconciler"), "{out}");
+
+    let (code, _, err) = run(&["who-can", "create", "deploymnets", "-n", "payments"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("did you mean `deployments.apps`?"), "{err}");
+
+    // Namespaced resource without -n: said, and answered for cluster-wide grants.
+    let (_, _, err) = run(&["who-can", "create", "deployments.apps"]);
+    assert!(
+        err.contains("is namespaced: without `-n NAMESPACE`"),
+        "{err}"
+    );
+
+    let (code, _, err) = run(&["access", "--tenant", "paymnts"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("did you mean `--tenant payments`?"), "{err}");
+    let (code, out, _) = run(&["access", "--tenant", "payments"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("deployments"), "{out}");
+}
+
+/// `trustc init`: the starter passes `check` once the example keys are in place, compiles,
+/// and a second `init` refuses to overwrite it.
+#[test]
+fn init_writes_a_starter_that_passes_check_once_keys_are_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("fleet");
+    let bin = env!("CARGO_BIN_EXE_trustc");
+    let run = |cwd: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .current_dir(cwd)
+            .env("TRUSTC_NOW", crate::support::TEST_NOW.to_string())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(tmp.path(), &["init", "fleet"]);
+    assert_eq!(code, 0, "{err}");
+    let spec = repo.join("policy-spec/trust.toml");
+    let starter = std::fs::read_to_string(&spec).unwrap();
+    assert!(repo.join("policy-spec/keys/README.md").is_file());
+
+    // Without keys: refused, naming the missing files.
+    let (code, err) = run(&repo, &["check"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("keys/alice.asc") && err.contains("keys/cosign.pub"),
+        "{err}"
+    );
+
+    for k in ["alice.asc", "cosign.pub"] {
+        std::fs::copy(
+            root().join("tests/fixtures/keys").join(k),
+            repo.join("policy-spec/keys").join(k),
+        )
+        .unwrap();
+    }
+    let (map, diags, valid) = front(&spec, &fixture_clock(""));
+    assert!(diags.is_empty(), "{}", render_all(&map, &diags));
+    assert!(valid.is_some());
+    let (code, err) = run(&repo, &["generate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        repo.join("generated/production/kustomization.yaml")
+            .is_file()
+    );
+
+    // Never overwrites.
+    std::fs::write(&spec, "# mine\n").unwrap();
+    let (code, err) = run(tmp.path(), &["init", "fleet"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read_to_string(&spec).unwrap(), "# mine\n");
+    assert!(starter.contains("EDIT"));
+}
+
+/// Without `--spec`, `policy-spec/trust.toml` is found upward from the working directory
+/// (and `generated/` beside it); with none, trustc says to pass `--spec`.
+#[test]
+fn the_spec_is_found_from_any_directory_of_the_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("fleet");
+    let bin = env!("CARGO_BIN_EXE_trustc");
+    let run = |cwd: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .current_dir(cwd)
+            .env("TRUSTC_NOW", crate::support::TEST_NOW.to_string())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // No spec anywhere up the tree.
+    let (code, err) = run(tmp.path(), &["check"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("pass `--spec FILE`"), "{err}");
+
+    trustc::cli::init(&repo).unwrap();
+    for k in ["alice.asc", "cosign.pub"] {
+        std::fs::copy(
+            root().join("tests/fixtures/keys").join(k),
+            repo.join("policy-spec/keys").join(k),
+        )
+        .unwrap();
+    }
+    let deep = repo.join("apps/team/base");
+    std::fs::create_dir_all(&deep).unwrap();
+    let (code, err) = run(&deep, &["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.starts_with("../../../policy-spec/trust.toml: ok"),
+        "{err}"
+    );
+    let (code, err) = run(&deep, &["generate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        repo.join("generated/staging/kustomization.yaml").is_file(),
+        "{err}"
+    );
+    assert!(!deep.join("generated").exists());
+    // The same bytes from the root: up to date.
+    let (code, err) = run(&repo, &["generate", "--check"]);
+    assert_eq!(code, 0, "{err}");
+    // Explicit --out keeps its meaning: relative to the working directory.
+    let (code, err) = run(&deep, &["generate", "--out", "here"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(deep.join("here/staging").is_dir());
+}
+
+/// `docs/spec.md` is generated from the JSON Schema and never stale (like
+/// `committed_schema_is_fresh`); every key of the schema appears in it.
+#[test]
+fn spec_reference_is_fresh() {
+    let path = root().join("docs/spec.md");
+    let fresh = trustc::cli::spec_reference();
+    if std::env::var_os("TRUSTC_BLESS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "docs/spec.md is stale: run `TRUSTC_BLESS=1 cargo test --locked spec_reference_is_fresh`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&trustc::cli::schema_json()).unwrap();
+    let mut keys: Vec<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for def in schema["$defs"].as_object().unwrap().values() {
+        if let Some(p) = def["properties"].as_object() {
+            keys.extend(p.keys().map(String::as_str));
+        }
+    }
+    for k in keys {
+        assert!(
+            fresh.contains(&format!("| `{k}` |")),
+            "`{k}` missing from docs/spec.md"
+        );
+    }
+    for p in ["kyverno-cel", "\"slack\"", "\"msteams\""] {
+        assert!(fresh.contains(p), "{p}");
+    }
+}

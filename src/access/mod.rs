@@ -44,6 +44,7 @@ use serde::Serialize;
 
 pub use render::{render_access_table, render_who_can};
 pub use resource::parse_resource;
+pub use resource::{is_namespaced, resource_warning, verb_warning};
 
 use load::{BindingDef, RoleDef};
 use matching::Request;

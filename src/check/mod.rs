@@ -4,7 +4,9 @@
 //! problem. [`validate`] returns a [`ValidSpec`] only when no error was found.
 
 mod keys;
+pub mod ranges;
 mod rules;
+pub mod ssh_keys;
 
 pub use keys::{CosignKey, SignerKey};
 
@@ -47,6 +49,8 @@ pub struct ValidSpec {
     pub signer_keys: IndexMap<String, SignerKey>,
     /// Registry name → parsed cosign public key.
     pub cosign_keys: IndexMap<String, CosignKey>,
+    /// Signers whose key is an SSH key (its Secret entry is `<name>.sshpub`, not `.asc`).
+    pub ssh_signers: std::collections::BTreeSet<String>,
 }
 
 /// Shared state of one check run.
@@ -58,6 +62,7 @@ pub(crate) struct Checker<'a> {
     pub(crate) kinds: BTreeMap<String, KindInfo>,
     pub(crate) signer_keys: IndexMap<String, SignerKey>,
     pub(crate) cosign_keys: IndexMap<String, CosignKey>,
+    pub(crate) ssh_signers: std::collections::BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -87,16 +92,19 @@ pub fn validate(
         kinds: BTreeMap::new(),
         signer_keys: IndexMap::new(),
         cosign_keys: IndexMap::new(),
+        ssh_signers: std::collections::BTreeSet::new(),
     };
     rules::run_all(&mut c);
     let Checker {
         kinds,
         signer_keys,
         cosign_keys,
+        ssh_signers,
         sink,
         ..
     } = c;
-    if sink.error_count() > before {
+    // A model with unreadable entries is checked (every mistake in one run) but never valid.
+    if sink.error_count() > before || spec.headers.incomplete {
         return None;
     }
     Some(ValidSpec {
@@ -104,5 +112,6 @@ pub fn validate(
         kinds,
         signer_keys,
         cosign_keys,
+        ssh_signers,
     })
 }

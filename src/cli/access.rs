@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{AccessArgs, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Format, SourceArgs, WhoCanArgs};
+use super::{AccessArgs, EXIT_OK, EXIT_USAGE, Format, SourceArgs, WhoCanArgs};
 use crate::access::{self, Analysis, Manifests, Subject};
 
 /// The directory to analyse: `--manifests DIR`, or `OUT/ENV` of the spec's output
@@ -86,10 +86,25 @@ pub(super) fn cmd_access(a: &AccessArgs) -> i32 {
         match manifests.service_accounts().find(|(_, n)| *n == name) {
             Some((ns, n)) => Subject::service_account(ns, n),
             None => {
+                // A usage error: name the tenants these manifests hold.
+                let mut tenants: Vec<&str> = manifests
+                    .service_accounts()
+                    .filter_map(|(_, n)| n.strip_suffix("-reconciler"))
+                    .filter(|t| *t != "platform")
+                    .collect();
+                tenants.sort_unstable();
+                tenants.dedup();
                 eprintln!(
-                    "error: no service account `{name}` for tenant `{tenant}` in these manifests"
+                    "error: no tenant `{tenant}` in these manifests (no service account `{name}`)"
                 );
-                return EXIT_REFUSED;
+                match crate::spec::suggest(tenant, tenants.iter().copied()) {
+                    Some(s) => eprintln!("help: did you mean `--tenant {s}`?"),
+                    None if tenants.is_empty() => {
+                        eprintln!("help: these manifests hold no tenant reconciler")
+                    }
+                    None => eprintln!("help: tenants: {}", tenants.join(", ")),
+                }
+                return EXIT_USAGE;
             }
         }
     } else {
@@ -107,7 +122,26 @@ pub(super) fn cmd_who_can(a: &WhoCanArgs) -> i32 {
         Err(code) => return code,
     };
     let (group, resource) = access::parse_resource(&a.resource);
+    let url = a.resource.trim().starts_with('/');
+    // Like kubectl: unknown verbs and resources are warned about, and a namespaced resource
+    // asked without -n is answered for cluster-wide grants only, which is said.
+    let mut warnings: Vec<String> = Vec::new();
+    warnings.extend(access::verb_warning(&a.verb, url));
+    warnings.extend(access::resource_warning(&a.resource, &group, &resource));
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if a.namespace.is_none() && access::is_namespaced(&group, &resource) {
+        eprintln!(
+            "note: `{}` is namespaced: without `-n NAMESPACE` only cluster-wide grants (ClusterRoleBindings) are considered",
+            a.resource
+        );
+    }
     let analysis = manifests.who_can(&a.verb, &group, &resource, a.namespace.as_deref());
     print(&analysis, a.source.format, access::render_who_can);
+    // "Nobody" for a question that was probably mistyped is no answer: a usage error.
+    if analysis.grants.is_empty() && !warnings.is_empty() {
+        return EXIT_USAGE;
+    }
     EXIT_OK
 }

@@ -36,6 +36,15 @@ pub enum Command {
     /// The trust model as a picture: signers → repositories → reconcilers → namespaces →
     /// kinds, registries → namespaces, risk-coloured (Mermaid, Graphviz DOT, JSON).
     Map(MapArgs),
+    /// Write a commented starter `policy-spec/trust.toml` (and `keys/`) for a new fleet.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Repository directory to create `policy-spec/` in.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -47,8 +56,14 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct SpecArgs {
-    /// The trust model.
-    #[arg(long, value_name = "FILE", default_value = "policy-spec/trust.toml")]
+    /// The trust model [default: policy-spec/trust.toml here or in the nearest parent
+    /// directory that has one].
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "policy-spec/trust.toml",
+        hide_default_value = true
+    )]
     pub spec: PathBuf,
     /// Treat warnings as errors.
     #[arg(long)]
@@ -68,8 +83,13 @@ pub struct CheckArgs {
 pub struct GenerateArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
-    /// Output directory.
-    #[arg(long, value_name = "DIR", default_value = "generated")]
+    /// Output directory [default: `generated` beside the `policy-spec/` directory found].
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "generated",
+        hide_default_value = true
+    )]
     pub out: PathBuf,
     /// Write nothing; exit 1 and list the files that differ from what the spec compiles to.
     #[arg(long)]

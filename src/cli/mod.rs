@@ -5,12 +5,16 @@ mod access;
 mod args;
 mod diff;
 mod generate;
+mod init;
+mod reference;
+
+pub use init::init;
+pub use reference::spec_reference;
 
 pub use generate::compile;
 
 pub use args::*;
 
-use clap::Parser;
 use std::ffi::OsString;
 use std::io::Write as _;
 
@@ -29,14 +33,21 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let parsed = Cli::command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (mut cli, matches) = match parsed {
+        Ok(p) => p,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
             let _ = e.print();
             return code;
         }
     };
+    if let Err(code) = discover_spec(&mut cli, &matches) {
+        return code;
+    }
     match cli.command {
         Command::Check(a) => cmd_check(&a),
         Command::Generate(a) => generate::cmd_generate(&a),
@@ -46,8 +57,63 @@ where
         Command::Explain(a) => cmd_explain(&a),
         Command::Diff(a) => diff::cmd_diff(&a),
         Command::Map(a) => cmd_map(&a),
+        Command::Init(a) => init::cmd_init(&a),
     }
 }
+
+/// Where the spec is when `--spec` is not given: `policy-spec/trust.toml` in the working
+/// directory or the nearest parent that has one (as cargo finds `Cargo.toml`), spelt
+/// relative (`../../policy-spec/trust.toml`); the default `--out generated` is then
+/// resolved beside that `policy-spec/`. An explicit `--spec` or `--out` means what it says.
+fn discover_spec(cli: &mut Cli, matches: &clap::ArgMatches) -> Result<(), i32> {
+    use clap::parser::ValueSource;
+    let Some((_, sub)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let (spec, out, needs_spec) = match &mut cli.command {
+        Command::Check(a) => (&mut a.spec.spec, None, true),
+        Command::Generate(a) => (&mut a.spec.spec, Some(&mut a.out), true),
+        Command::Access(a) => (&mut a.source.spec, Some(&mut a.source.out), false),
+        Command::WhoCan(a) => (&mut a.source.spec, Some(&mut a.source.out), false),
+        Command::Diff(a) => (&mut a.spec, None, true),
+        Command::Map(a) => (&mut a.spec.spec, None, true),
+        _ => return Ok(()),
+    };
+    if sub.value_source("spec") != Some(ValueSource::DefaultValue) {
+        return Ok(());
+    }
+    let out_default = out.is_some() && sub.value_source("out") == Some(ValueSource::DefaultValue);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    let found = cwd
+        .ancestors()
+        .enumerate()
+        .find(|(_, dir)| dir.join(SPEC_DEFAULT).is_file())
+        .map(|(up, _)| up);
+    match found {
+        Some(0) => Ok(()),
+        Some(up) => {
+            let prefix: std::path::PathBuf = std::iter::repeat_n("..", up).collect();
+            *spec = prefix.join(SPEC_DEFAULT);
+            if let (Some(out), true) = (out, out_default) {
+                *out = prefix.join(OUT_DEFAULT);
+            }
+            Ok(())
+        }
+        None if needs_spec => {
+            eprintln!(
+                "error: could not find `{SPEC_DEFAULT}` in `{}` or any parent directory",
+                cwd.display()
+            );
+            eprintln!("help: pass `--spec FILE`, or create one with `trustc init`");
+            Err(EXIT_USAGE)
+        }
+        None => Ok(()),
+    }
+}
+
+/// The default `--spec` and `--out`, relative to the directory that holds `policy-spec/`.
+const SPEC_DEFAULT: &str = "policy-spec/trust.toml";
+const OUT_DEFAULT: &str = "generated";
 
 /// The clock: `TRUSTC_NOW` (Unix seconds) when set, so expiry checks are reproducible.
 pub(crate) fn context() -> Context {

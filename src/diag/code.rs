@@ -109,6 +109,9 @@ codes! {
     SignaturesNeedKyverno = "TC1040", "signatures-need-kyverno", Warning;
     UnusedSigner = "TC1041", "unused-signer", Warning;
     SharedDeployKey = "TC1042", "shared-deploy-key", Error;
+    UnknownValue = "TC1043", "unknown-value", Error;
+    PrereleaseOnlyTags = "TC1044", "prerelease-only-tags", Warning;
+    SshSignerNeedsFlux29 = "TC1045", "ssh-signer-needs-flux-2-9", Error;
 
     TemplateError = "TC2001", "template-error", Error;
     MalformedManifest = "TC2002", "malformed-manifest", Error;

@@ -57,7 +57,12 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             name: name.to_string(),
             email: s.signers[name].email.value.clone(),
             fingerprint: key.fingerprint.clone(),
-            secret_key: format!("{name}.asc"),
+            // source-controller v1.9.1 reads `.sshpub` entries as SSH keys, `.asc` as PGP.
+            secret_key: if v.ssh_signers.contains(name) {
+                format!("{name}.sshpub")
+            } else {
+                format!("{name}.asc")
+            },
             armored: key.armored.clone(),
         }
     };

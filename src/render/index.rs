@@ -12,31 +12,107 @@ use crate::model::Policy;
 
 /// File name (or `dir/` prefix) → (what it is, the threat it answers).
 const FILES: &[(&str, &str, &str)] = &[
-    ("namespaces.yaml", "the tenant's Namespaces, labelled for the tenant and Pod Security Admission `restricted` (version pinned)", "Adversary 4: a privileged or host-namespace pod is refused by the namespace itself"),
-    ("service-account.yaml", "the reconciler ServiceAccount Flux impersonates for this tenant or tier", "cluster-admin Flux: the tenant's changes are applied with the tenant's rights only"),
-    ("role.yaml", "a Role per tenant namespace with exactly the allowed kinds (Secrets never list/watch)", "Adversaries 1 and 3: no cluster-scoped objects, no RBAC, no admission or policy-engine objects"),
-    ("role-binding.yaml", "binds each Role to the reconciler", "as above"),
-    ("signers.yaml", "the public keys allowed to sign the repository's commits", "Adversary 1: an unsigned or foreign-signed commit is not applied"),
-    ("source.yaml", "the GitRepository: branch of this environment, deploy key, `verify` against the signers", "Adversary 1; one branch per environment"),
-    ("sync.yaml", "the Kustomization(s): the reconciler's ServiceAccount, `prune`, no `force`, the tenant's namespaces only", "Adversary 3: a tenant cannot apply as Flux or into another namespace"),
-    ("deploy-key.yaml", "an ExternalSecret pulling the read-only deploy key from the secret store (never the key itself)", "Adversary 2: no private key in Git"),
-    ("images.yaml", "ImageRepository and ImagePolicy per image: approved registry, semver range, anchored tag filter", "Adversary 5: no image from elsewhere, no unexpected tag"),
-    ("charts.yaml", "chart sources (OCIRepository verified where the registry signs, or HelmRepository)", "Adversary 5: charts only from approved, verified sources"),
-    ("network-policies.yaml", "the tenant namespaces' NetworkPolicies: default deny, same namespace, monitoring", "Adversary 2: lateral movement and exfiltration from a compromised workload"),
-    ("cluster-role.yaml", "the platform tier's ClusterRole, limited to `platform.cluster_kinds`", "Step 4: only the platform repository may change cluster-scoped objects"),
-    ("cluster-role-binding.yaml", "binds it to the platform reconciler", "as above"),
-    ("egress.yaml", "NetworkPolicies for flux-system: what the controllers may reach (DNS, API server, Git hosts and registries on the spec's ports) and their traffic to each other", "Adversary 2: a compromised controller cannot reach anything else"),
-    ("kube-state-metrics.yaml", "kube-state-metrics custom-resource-state config for Flux objects (`gotk_resource_info`)", "a failure must reach a human"),
-    ("prometheus-rule.yaml", "PrometheusRule alerts: Kustomization or source not Ready, verification failures, repeated admission denials", "a silent failure or an attack in progress reaches a human"),
+    (
+        "namespaces.yaml",
+        "the tenant's Namespaces, labelled for the tenant and Pod Security Admission `restricted` (version pinned)",
+        "Adversary 4: a privileged or host-namespace pod is refused by the namespace itself",
+    ),
+    (
+        "service-account.yaml",
+        "the reconciler ServiceAccount Flux impersonates for this tenant or tier",
+        "cluster-admin Flux: the tenant's changes are applied with the tenant's rights only",
+    ),
+    (
+        "role.yaml",
+        "a Role per tenant namespace with exactly the allowed kinds (Secrets never list/watch)",
+        "Adversaries 1 and 3: no cluster-scoped objects, no RBAC, no admission or policy-engine objects",
+    ),
+    (
+        "role-binding.yaml",
+        "binds each Role to the reconciler",
+        "as above",
+    ),
+    (
+        "signers.yaml",
+        "the public keys allowed to sign the repository's commits",
+        "Adversary 1: an unsigned or foreign-signed commit is not applied",
+    ),
+    (
+        "source.yaml",
+        "the GitRepository: branch of this environment, deploy key, `verify` against the signers",
+        "Adversary 1; one branch per environment",
+    ),
+    (
+        "sync.yaml",
+        "the Kustomization(s): the reconciler's ServiceAccount, `prune`, no `force`, the tenant's namespaces only",
+        "Adversary 3: a tenant cannot apply as Flux or into another namespace",
+    ),
+    (
+        "deploy-key.yaml",
+        "an ExternalSecret pulling the read-only deploy key from the secret store (never the key itself)",
+        "Adversary 2: no private key in Git",
+    ),
+    (
+        "images.yaml",
+        "ImageRepository and ImagePolicy per image: approved registry, semver range, anchored tag filter",
+        "Adversary 5: no image from elsewhere, no unexpected tag",
+    ),
+    (
+        "charts.yaml",
+        "chart sources (OCIRepository verified where the registry signs, or HelmRepository)",
+        "Adversary 5: charts only from approved, verified sources",
+    ),
+    (
+        "network-policies.yaml",
+        "the tenant namespaces' NetworkPolicies: default deny, same namespace, monitoring",
+        "Adversary 2: lateral movement and exfiltration from a compromised workload",
+    ),
+    (
+        "cluster-role.yaml",
+        "the platform tier's ClusterRole, limited to `platform.cluster_kinds`",
+        "Step 4: only the platform repository may change cluster-scoped objects",
+    ),
+    (
+        "cluster-role-binding.yaml",
+        "binds it to the platform reconciler",
+        "as above",
+    ),
+    (
+        "egress.yaml",
+        "NetworkPolicies for flux-system: what the controllers may reach (DNS, API server, Git hosts and registries on the spec's ports) and their traffic to each other",
+        "Adversary 2: a compromised controller cannot reach anything else",
+    ),
+    (
+        "kube-state-metrics.yaml",
+        "kube-state-metrics custom-resource-state config for Flux objects (`gotk_resource_info`)",
+        "a failure must reach a human",
+    ),
+    (
+        "prometheus-rule.yaml",
+        "PrometheusRule alerts: Kustomization or source not Ready, verification failures, repeated admission denials",
+        "a silent failure or an attack in progress reaches a human",
+    ),
     ("notifications.yaml", "Flux Provider and Alerts", "as above"),
 ];
 
 /// Directory → (what it is, how Flux applies it).
 const DIRS: &[(&str, &str)] = &[
-    ("tenants", "one directory per tenant: its namespaces, RBAC, sources and sync, applied by the environment's entry point"),
-    ("platform", "the platform tier (Step 4 of the seed): its reconciler, ClusterRole, verified source and sync"),
-    ("policies", "admission policies (Kyverno or ValidatingAdmissionPolicy) enforcing the trust model at the API server"),
-    ("flux-lockdown", "a kustomize Component for the cluster's flux-system Kustomization: the controllers' multi-tenancy flags and NetworkPolicies; add it under `components:` of flux-system's `kustomization.yaml`"),
+    (
+        "tenants",
+        "one directory per tenant: its namespaces, RBAC, sources and sync, applied by the environment's entry point",
+    ),
+    (
+        "platform",
+        "the platform tier (Step 4 of the seed): its reconciler, ClusterRole, verified source and sync",
+    ),
+    (
+        "policies",
+        "admission policies (Kyverno or ValidatingAdmissionPolicy) enforcing the trust model at the API server",
+    ),
+    (
+        "flux-lockdown",
+        "a kustomize Component for the cluster's flux-system Kustomization: the controllers' multi-tenancy flags and NetworkPolicies; add it under `components:` of flux-system's `kustomization.yaml`",
+    ),
     ("monitoring", "alerts and metrics configuration"),
 ];
 
@@ -71,7 +147,11 @@ pub fn readme(policy: &Policy, paths: &[&str]) -> String {
             Some((d, f)) => (d.to_string(), f),
             None => (String::new(), rest),
         };
-        envs.entry(top).or_default().entry(dir).or_default().push(file);
+        envs.entry(top)
+            .or_default()
+            .entry(dir)
+            .or_default()
+            .push(file);
     }
     for env in &policy.environments {
         let Some(dirs) = envs.get(env.name.as_str()) else {

@@ -50,7 +50,11 @@ pub fn parse(map: &SourceMap, file: FileId, sink: &mut Sink) -> Option<TrustMode
     // Unknown keys do not stop the reader (the model is still whole), so semantic rules run
     // too and every mistake of the file is reported in one go; wrong types and missing keys
     // leave holes, and the reader returns `None`.
-    let mut reader = read::Reader { file, sink };
+    let mut reader = read::Reader {
+        file,
+        sink,
+        incomplete: false,
+    };
     let model = read::trust_model(&mut reader, &root)?;
     if model.version.value != 1 {
         sink.push(

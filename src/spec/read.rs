@@ -14,6 +14,9 @@ type Val<'i> = Spanned<DeValue<'i>>;
 pub(super) struct Reader<'s> {
     pub(super) file: FileId,
     pub(super) sink: &'s mut Sink,
+    /// Set when an entry of a named table or an array of tables was dropped because it could
+    /// not be read: the rest of the model is still checked, but never compiled.
+    pub(super) incomplete: bool,
 }
 
 fn type_name(v: &DeValue<'_>) -> &'static str {
@@ -70,9 +73,17 @@ impl<'s> Reader<'s> {
                         .note(
                             "a misspelt key would silently widen or drop a rule, so unknown keys are refused",
                         );
-                        d = match suggest(k, allowed.iter().copied()) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
-                            None => d.help(format!("expected one of: {}", allowed.join(", "))),
+                        // Never suggest a key the table already sets (a duplicate key).
+                        let present = |a: &&str| map.iter().any(|(k2, _)| k2.get_ref() == a);
+                        let free = allowed.iter().copied().filter(|a| !present(a));
+                        d = match (suggest(k, free), suggest(k, allowed.iter().copied())) {
+                            (Some(s), _) => d.help(format!("did you mean `{s}`?")),
+                            (None, Some(set)) => d.help(format!(
+                                "`{set}` is already set in this table: remove this line"
+                            )),
+                            (None, None) => {
+                                d.help(format!("expected one of: {}", allowed.join(", ")))
+                            }
                         };
                         self.sink.push(d);
                     }
@@ -293,7 +304,6 @@ impl<'t, 'i> Table<'t, 'i> {
             return Err(());
         };
         let mut out = IndexMap::new();
-        let mut ok = true;
         for (name, value) in map.iter() {
             let n: &str = name.get_ref();
             headers.insert(n.to_string(), r.span(name.span()));
@@ -301,10 +311,11 @@ impl<'t, 'i> Table<'t, 'i> {
                 Some(t) => {
                     out.insert(n.to_string(), t);
                 }
-                None => ok = false,
+                // The entry's problems are reported; its siblings are still checked.
+                None => r.incomplete = true,
             }
         }
-        if ok { Ok(out) } else { Err(()) }
+        Ok(out)
     }
 
     /// An array of tables (`[[tenants.X.images]]`), each read with `f`.
@@ -322,14 +333,13 @@ impl<'t, 'i> Table<'t, 'i> {
             return Err(());
         };
         let mut out = Vec::new();
-        let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             match f(r, item, &format!("{}[{i}]", self.sub(key))) {
                 Some(t) => out.push(t),
-                None => ok = false,
+                None => r.incomplete = true,
             }
         }
-        if ok { Ok(out) } else { Err(()) }
+        Ok(out)
     }
 }
 
@@ -380,13 +390,35 @@ pub(super) fn trust_model(r: &mut Reader<'_>, root: &Val<'_>) -> Option<TrustMod
     let platform = t.req_table(r, "platform", platform);
     let tenants = t.named(r, "tenants", &mut headers.tenants, tenant);
     let kinds = t.named(r, "kinds", &mut headers.kinds, kind_def);
+    // An optional singleton table that cannot be read is checked as absent, and marked.
+    let flux = flux.unwrap_or_else(|()| {
+        r.incomplete = true;
+        headers.unread.insert("flux");
+        None
+    });
+    let admission = admission.unwrap_or_else(|()| {
+        r.incomplete = true;
+        headers.unread.insert("admission");
+        None
+    });
+    let git = git.unwrap_or_else(|()| {
+        r.incomplete = true;
+        headers.unread.insert("git");
+        None
+    });
+    let alerts = alerts.unwrap_or_else(|()| {
+        r.incomplete = true;
+        headers.unread.insert("alerts");
+        None
+    });
+    headers.incomplete = r.incomplete;
     Some(TrustModel {
         version: version?,
-        flux: flux.ok()?.unwrap_or_default(),
-        admission: admission.ok()?.unwrap_or_default(),
-        git: git.ok()?.unwrap_or_default(),
+        flux: flux.unwrap_or_default(),
+        admission: admission.unwrap_or_default(),
+        git: git.unwrap_or_default(),
         secrets: secrets?,
-        alerts: alerts.ok()?,
+        alerts,
         signers: signers.ok()?,
         registries: registries.ok()?,
         environments: environments.ok()?,

@@ -36,6 +36,25 @@ pub(super) fn run(c: &mut Checker<'_>) {
     if production.is_empty() {
         return;
     }
+    // The fix names the signers the spec declares (never a made-up "alice").
+    let declared: Vec<String> = spec
+        .headers
+        .signers
+        .keys()
+        .map(|n| format!("\"{n}\""))
+        .collect();
+    let fix = |whose: &str| {
+        if declared.is_empty() {
+            format!(
+                "declare a signer (`[signers.NAME]` with `email` and `key`), then list the {whose} signers: `signers = [\"NAME\"]`"
+            )
+        } else {
+            format!(
+                "list the {whose} signers: `signers = [{}]`",
+                declared.join(", ")
+            )
+        }
+    };
     if spec.platform.signers.is_empty() {
         let at = spec
             .headers
@@ -49,7 +68,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
             )
             .at(at, "no `signers` for the platform")
             .note("without commit verification, one stolen credential with push access is a cluster takeover (Adversary 1)")
-            .help("list the platform's signers: `signers = [\"alice\"]`"),
+            .help(fix("platform's")),
         );
     }
     for (tenant, t) in &spec.tenants {
@@ -70,7 +89,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
                 .at(at, "no `signers` for this tenant")
                 .with_secondary(env.span.clone(), "production environment")
                 .note("without commit verification, one stolen credential with push access reaches production (Adversary 1)")
-                .help("list the tenant's signers: `signers = [\"alice\", \"bob\"]`"),
+                .help(fix("tenant's")),
             );
         }
         for r in &t.registries {

@@ -50,10 +50,17 @@ pub(super) fn run(c: &mut Checker<'_>) {
             .filter_map(|r| spec.registries.get(&r.value))
             .map(|r| r.host.as_str())
             .collect();
+        // A registry of the tenant that could not be read: its host is unknown.
+        let unread = t.registries.iter().any(|r| {
+            !spec.registries.contains_key(&r.value)
+                && spec.headers.registries.contains_key(&r.value)
+        });
         for img in &t.images {
-            semver_range(c, &img.semver);
+            if let Some(range) = semver_range(c, &img.semver) {
+                prerelease_only(c, img, &range);
+            }
             let host = img.repository.split('/').next().unwrap_or("");
-            if !img.repository.contains('/') || !hosts.contains(&host) {
+            if !unread && (!img.repository.contains('/') || !hosts.contains(&host)) {
                 outside(c, tenant, &img.repository, host, &hosts);
             }
             let compiled = img
@@ -77,7 +84,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
             let url = chart.repository.as_str();
             if let Some(rest) = url.strip_prefix("oci://") {
                 let host = rest.split('/').next().unwrap_or("");
-                if !hosts.contains(&host) {
+                if !unread && !hosts.contains(&host) {
                     outside(c, tenant, &chart.repository, host, &hosts);
                 }
             } else if !url.starts_with("https://") {
@@ -125,55 +132,142 @@ fn outside(c: &mut Checker<'_>, tenant: &str, repo: &Sp<String>, host: &str, hos
     );
 }
 
-/// Masterminds-style range (`>=1.0.0 <2.0.0`, `^1.2`, `~1.2.3`, `1.x`, `a - b`, `||`),
-/// checked with the `semver` crate comparator by comparator.
-pub(crate) fn parse_range(range: &str) -> Result<(), String> {
-    if range.trim().is_empty() {
-        return Err("empty range".into());
-    }
-    for alt in range.split("||") {
-        let alt = alt.trim();
-        if alt.is_empty() {
-            return Err("empty alternative around `||`".into());
-        }
-        let alt = match alt.split_once(" - ") {
-            Some((lo, hi)) => format!(">={} <={}", lo.trim(), hi.trim()),
-            None => alt.to_string(),
-        };
-        let mut pending = String::new();
-        for tok in alt.split([' ', ',']).filter(|t| !t.is_empty()) {
-            if tok
-                .chars()
-                .all(|ch| matches!(ch, '<' | '>' | '=' | '~' | '^' | '!'))
-            {
-                pending.push_str(tok);
-                continue;
-            }
-            let comparator = format!("{pending}{}", tok.trim_start_matches(['v', 'V']));
-            pending.clear();
-            let comparator = comparator.replace(['x', 'X'], "*").replace("!=", "");
-            if comparator == "*" {
-                continue;
-            }
-            semver::Comparator::parse(&comparator).map_err(|e| format!("`{tok}`: {e}"))?;
-        }
-        if !pending.is_empty() {
-            return Err(format!("operator `{pending}` without a version"));
+/// A range Flux accepts: Masterminds/semver v3 `NewConstraint`, ported faithfully.
+fn semver_range(c: &mut Checker<'_>, r: &Sp<String>) -> Option<crate::check::ranges::Constraints> {
+    match crate::check::ranges::parse(&r.value) {
+        Ok(cs) => Some(cs),
+        Err(e) => {
+            c.push(
+                Diagnostic::new(
+                    Code::InvalidSemverRange,
+                    format!("`{}` is not a semver range", r.value),
+                )
+                .at(r.span.clone(), e)
+                .note("Flux parses ranges with Masterminds/semver v3 (`NewConstraint`); trustc accepts exactly what it accepts")
+                .help("write comparators separated by spaces or commas, e.g. \">=1.0.0 <2.0.0\""),
+            );
+            None
         }
     }
-    Ok(())
 }
 
-fn semver_range(c: &mut Checker<'_>, r: &Sp<String>) {
-    if let Err(e) = parse_range(&r.value) {
+/// flux2#1298: a range without a pre-release never matches a pre-release version
+/// (Masterminds/semver `containsPre`), so a tag pattern whose compared part always carries a
+/// pre-release (`-rc.1`) selects no tag at all.
+fn prerelease_only(
+    c: &mut Checker<'_>,
+    img: &crate::spec::Image,
+    range: &crate::check::ranges::Constraints,
+) {
+    let Some(p) = &img.tag_pattern else { return };
+    if range.admits_prereleases() {
+        return;
+    }
+    let Ok(hir) = regex_syntax::Parser::new().parse(&p.value) else {
+        return;
+    };
+    // The compared part: the group `extract` names alone (`$name`/`${name}`), else the tag.
+    let name = img.extract.as_ref().map(|e| {
+        e.value
+            .trim_start_matches('$')
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .to_string()
+    });
+    let compared = match &name {
+        Some(n)
+            if img
+                .extract
+                .as_ref()
+                .is_some_and(|e| e.value.matches('$').count() == 1) =>
+        {
+            match find_group(&hir, n) {
+                Some(h) => h,
+                None => return,
+            }
+        }
+        Some(_) => return,
+        None => &hir,
+    };
+    if must_contain(compared, '-') && !may_contain(compared, '+') {
         c.push(
             Diagnostic::new(
-                Code::InvalidSemverRange,
-                format!("`{}` is not a semver range", r.value),
+                Code::PrereleaseOnlyTags,
+                format!("every tag `{}` yields is a pre-release, and the range `{}` admits none", p.value, img.semver.value),
             )
-            .at(r.span.clone(), e)
-            .help("write comparators separated by spaces, e.g. \">=1.0.0 <2.0.0\""),
+            .at(p.span.clone(), "every match carries a `-`: a pre-release version")
+            .with_secondary(img.semver.span.clone(), "no pre-release in this range")
+            .note("a semver range without a pre-release never matches a pre-release version, so this ImagePolicy never selects a tag (flux2#1298)")
+            .help(format!(
+                "admit pre-releases in the range: `semver = \"{}\"` (or extract the release part of the tag only)",
+                with_prerelease(&img.semver.value, range)
+            )),
         );
+    }
+}
+
+/// The range with `-0` (the lowest pre-release) after its first comparator's version:
+/// `~3.3.x` → `~3.3.x-0`, `>=1.0.0 <2.0.0` → `>=1.0.0-0 <2.0.0`.
+fn with_prerelease(range: &str, parsed: &crate::check::ranges::Constraints) -> String {
+    let Some((_, first)) = parsed.groups.first().and_then(|g| g.first()) else {
+        return range.to_string();
+    };
+    match range.find(first.as_str()) {
+        Some(at) if !first.is_empty() => {
+            let end = at + first.len();
+            format!("{}-0{}", &range[..end], &range[end..])
+        }
+        _ => format!("{range}-0"),
+    }
+}
+
+fn find_group<'h>(h: &'h regex_syntax::hir::Hir, name: &str) -> Option<&'h regex_syntax::hir::Hir> {
+    use regex_syntax::hir::HirKind;
+    match h.kind() {
+        HirKind::Capture(c)
+            if c.name.as_deref() == Some(name) || name.parse::<u32>().ok() == Some(c.index) =>
+        {
+            Some(&c.sub)
+        }
+        HirKind::Capture(c) => find_group(&c.sub, name),
+        HirKind::Concat(xs) | HirKind::Alternation(xs) => {
+            xs.iter().find_map(|x| find_group(x, name))
+        }
+        HirKind::Repetition(r) => find_group(&r.sub, name),
+        _ => None,
+    }
+}
+
+/// Whether every match of `h` contains `ch`.
+fn must_contain(h: &regex_syntax::hir::Hir, ch: char) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Literal(l) => String::from_utf8_lossy(&l.0).contains(ch),
+        HirKind::Class(Class::Unicode(u)) => u.iter().all(|r| r.start() == ch && r.end() == ch),
+        HirKind::Class(Class::Bytes(b)) => b
+            .iter()
+            .all(|r| r.start() == ch as u8 && r.end() == ch as u8),
+        HirKind::Concat(xs) => xs.iter().any(|x| must_contain(x, ch)),
+        HirKind::Alternation(xs) => xs.iter().all(|x| must_contain(x, ch)),
+        HirKind::Capture(c) => must_contain(&c.sub, ch),
+        HirKind::Repetition(r) => r.min >= 1 && must_contain(&r.sub, ch),
+        _ => false,
+    }
+}
+
+/// Whether some match of `h` may contain `ch`.
+fn may_contain(h: &regex_syntax::hir::Hir, ch: char) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Literal(l) => String::from_utf8_lossy(&l.0).contains(ch),
+        HirKind::Class(Class::Unicode(u)) => u.iter().any(|r| r.start() <= ch && ch <= r.end()),
+        HirKind::Class(Class::Bytes(b)) => b
+            .iter()
+            .any(|r| r.start() <= ch as u8 && ch as u8 <= r.end()),
+        HirKind::Concat(xs) | HirKind::Alternation(xs) => xs.iter().any(|x| may_contain(x, ch)),
+        HirKind::Capture(c) => may_contain(&c.sub, ch),
+        HirKind::Repetition(r) => r.max != Some(0) && may_contain(&r.sub, ch),
+        _ => false,
     }
 }
 
@@ -198,22 +292,117 @@ fn pattern(c: &mut Checker<'_>, p: &Sp<String>, what: &str) -> Option<regex::Reg
     if !is_anchored(&p.value) {
         c.push(
             Diagnostic::new(Code::UnanchoredPattern, format!("{what} `{}` is not anchored", p.value))
-                .at(p.span.clone(), "must start with `^` and end with `$`")
+                .at(p.span.clone(), "every alternative must start with `^` and end with `$`")
                 .note("an unanchored pattern also matches longer strings: `v1.2.3` matches `v1.2.3-backdoor` (Adversary 5)")
-                .help(format!("write '^{}$'", p.value.trim_start_matches('^').trim_end_matches('$'))),
+                .help(format!("replace with `{}`", toml_string(&anchor_fix(&p.value)))),
         );
     }
     Some(re)
 }
 
-/// `^…$` with the final `$` not escaped.
+/// Whether a pattern can only match whole strings: judged on the parsed regex, every
+/// alternative must begin with `^` and end with `$` (text-anchored, not multi-line), so
+/// `'^A|B$'` (which matches `latest-evil`) is not anchored. Go's RE2 and Rust's regex agree
+/// on these assertions outside `(?m)`.
 pub(crate) fn is_anchored(p: &str) -> bool {
-    if !p.starts_with('^') || !p.ends_with('$') || p.len() < 2 {
-        return false;
+    match regex_syntax::Parser::new().parse(p) {
+        Ok(hir) => starts(&hir) && ends(&hir),
+        Err(_) => false,
     }
-    let body = &p[..p.len() - 1];
-    let backslashes = body.bytes().rev().take_while(|&b| b == b'\\').count();
-    backslashes % 2 == 0
+}
+
+fn starts(h: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{HirKind, Look};
+    match h.kind() {
+        HirKind::Look(Look::Start) => true,
+        HirKind::Concat(xs) => xs.first().is_some_and(starts),
+        HirKind::Alternation(xs) => xs.iter().all(starts),
+        HirKind::Capture(c) => starts(&c.sub),
+        HirKind::Repetition(r) => r.min >= 1 && starts(&r.sub),
+        _ => false,
+    }
+}
+
+fn ends(h: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{HirKind, Look};
+    match h.kind() {
+        HirKind::Look(Look::End) => true,
+        HirKind::Concat(xs) => xs.last().is_some_and(ends),
+        HirKind::Alternation(xs) => xs.iter().all(ends),
+        HirKind::Capture(c) => ends(&c.sub),
+        HirKind::Repetition(r) => r.min >= 1 && ends(&r.sub),
+        _ => false,
+    }
+}
+
+/// The anchored regex a user most likely meant by an unanchored pattern. A pattern without
+/// regex syntax beyond `.` and `*` is read as a glob, as people write identities
+/// (`https://github.com/org/*`): dots are escaped and `*` (or `.*`) becomes `.*`. Otherwise the
+/// regex is kept, with a dot between two letters or digits (a host name's) escaped, and
+/// wrapped in `(?:…)` when it has alternatives.
+pub(crate) fn anchor_fix(p: &str) -> String {
+    let mut body = p.strip_prefix('^').unwrap_or(p);
+    if body.ends_with('$') && trailing_backslashes(body) % 2 == 0 {
+        body = &body[..body.len() - 1];
+    }
+    let glob = !body.contains(['\\', '[', ']', '(', ')', '{', '}', '+', '|', '^', '$']);
+    let mut out = String::new();
+    if glob {
+        let mut chars = body.chars().peekable();
+        while let Some(ch) = chars.next() {
+            match ch {
+                '.' if chars.peek() == Some(&'*') => {
+                    chars.next();
+                    out.push_str(".*");
+                }
+                '*' => out.push_str(".*"),
+                '.' | '?' => {
+                    out.push('\\');
+                    out.push(ch);
+                }
+                _ => out.push(ch),
+            }
+        }
+    } else {
+        let chars: Vec<char> = body.chars().collect();
+        let mut escaped = false;
+        for (i, &ch) in chars.iter().enumerate() {
+            let host_dot = ch == '.'
+                && !escaped
+                && i > 0
+                && chars[i - 1].is_ascii_alphanumeric()
+                && chars.get(i + 1).is_some_and(char::is_ascii_alphanumeric);
+            if host_dot {
+                out.push('\\');
+            }
+            out.push(ch);
+            escaped = ch == '\\' && !escaped;
+        }
+        let alternation = regex_syntax::ast::parse::Parser::new()
+            .parse(&out)
+            .is_ok_and(|a| matches!(a, regex_syntax::ast::Ast::Alternation(_)));
+        if alternation {
+            out = format!("(?:{out})");
+        }
+    }
+    format!("^{out}$")
+}
+
+fn trailing_backslashes(s: &str) -> usize {
+    s[..s.len().saturating_sub(1)]
+        .bytes()
+        .rev()
+        .take_while(|&b| b == b'\\')
+        .count()
+}
+
+/// A TOML string holding `s` exactly: a literal string when it can be one.
+pub(crate) fn toml_string(s: &str) -> String {
+    if s.contains(['\'', '\n', '\r']) {
+        serde_json::to_string(s).expect("a string serializes")
+    } else {
+        format!("'{s}'")
+    }
 }
 
 /// Every `$name`/`${name}`/`$1` in `extract` must name a group of the pattern
@@ -286,30 +475,70 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ranges() {
-        for ok in [
-            ">=1.0.0 <2.0.0",
-            "^1.2",
-            "~1.2.3",
-            "1.x",
-            "1.0 - 2.0",
-            ">= 1.0, < 2",
-            "*",
-            "1.2.3 || >=2.0.0",
-        ] {
-            assert!(parse_range(ok).is_ok(), "{ok}: {:?}", parse_range(ok));
-        }
-        for bad in ["", "latest", ">=", ">=1.0.0 <", "1.0.0 ||"] {
-            assert!(parse_range(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn anchors() {
         assert!(is_anchored("^v[0-9]+$"));
         assert!(!is_anchored("v[0-9]+$"));
         assert!(!is_anchored("^v[0-9]+"));
         assert!(!is_anchored("^v\\$"));
         assert!(is_anchored("^v\\\\$"));
+        // Judged on the parsed regex: every alternative anchored at both ends.
+        assert!(!is_anchored("^A|B$"));
+        assert!(!is_anchored("^(A)|(B)$"));
+        assert!(is_anchored("^(?:A|B)$"));
+        assert!(is_anchored("^A$|^B$"));
+        assert!(!is_anchored("(?m)^A$"));
+        assert!(!is_anchored("^A$|B"));
+        assert!(is_anchored("^$"));
+    }
+
+    #[test]
+    fn anchor_fixes_match_what_was_meant_and_no_look_alike() {
+        let cases: &[(&str, &str, &[&str], &[&str])] = &[
+            (
+                "https://github.com/org/*",
+                "^https://github\\.com/org/.*$",
+                &["https://github.com/org/app/.github/workflows/release.yml@refs/heads/main"],
+                &[
+                    "https://githubXcom/org/app",
+                    "https://github.com/org-evil/app",
+                    "https://evil.example/https://github.com/org/app",
+                    "https://github.com/org",
+                ],
+            ),
+            (
+                "https://github.com/org/.*",
+                "^https://github\\.com/org/.*$",
+                &["https://github.com/org/app/.github/workflows/ci.yml@refs/tags/v1"],
+                &[
+                    "https://github.com/org2/app",
+                    "x https://github.com/org/app",
+                ],
+            ),
+            (
+                "v[0-9]+\\.[0-9]+\\.[0-9]+",
+                "^v[0-9]+\\.[0-9]+\\.[0-9]+$",
+                &["v1.2.3"],
+                &["v1.2.3-backdoor", "xv1.2.3"],
+            ),
+            (
+                "^A|B$",
+                "^(?:A|B)$",
+                &["A", "B"],
+                &["latest-evil-B", "A-evil"],
+            ),
+            ("1.2.3", "^1\\.2\\.3$", &["1.2.3"], &["1x2y3", "1.2.3.4"]),
+        ];
+        for (given, want, matches, refuses) in cases {
+            let fixed = anchor_fix(given);
+            assert_eq!(&fixed, want, "{given}");
+            assert!(is_anchored(&fixed), "{fixed}");
+            let re = regex::Regex::new(&fixed).unwrap();
+            for m in *matches {
+                assert!(re.is_match(m), "{fixed} must match {m}");
+            }
+            for r in *refuses {
+                assert!(!re.is_match(r), "{fixed} must not match {r}");
+            }
+        }
     }
 }

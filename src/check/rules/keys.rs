@@ -13,6 +13,10 @@ pub(super) fn run(c: &mut Checker<'_>) {
         let Some(text) = read(c, &s.key) else {
             continue;
         };
+        if crate::check::ssh_keys::looks_like_ssh(&text) {
+            ssh_signer(c, name, s, &text);
+            continue;
+        }
         let key = match parse_signer_key(&text) {
             Ok(k) => k,
             Err(e) => {
@@ -95,6 +99,65 @@ pub(super) fn run(c: &mut Checker<'_>) {
             ),
         }
     }
+}
+
+/// An SSH signing key (authorized_keys format): Flux 2.9 and later only.
+fn ssh_signer(c: &mut Checker<'_>, name: &str, s: &crate::spec::Signer, text: &str) {
+    let key = match crate::check::ssh_keys::parse_ssh_key(text) {
+        Ok(k) => k,
+        Err(e) => {
+            c.push(
+                Diagnostic::new(
+                    Code::InvalidSignerKey,
+                    format!("signer `{name}`'s key `{}` is not a usable SSH public key", s.key.value),
+                )
+                .at(s.key.span.clone(), e)
+                .help("commit the `.pub` file `ssh-keygen` wrote (authorized_keys format), e.g. `ssh-ed25519 AAAA… carol@example.com`"),
+            );
+            return;
+        }
+    };
+    let version = c.spec.flux.version.as_ref();
+    let flux = version.map_or("2.9", |v| v.as_str());
+    let minor = flux.strip_prefix("2.").and_then(|m| m.parse::<u32>().ok());
+    if minor.is_some_and(|m| m < 9) {
+        let mut d = Diagnostic::new(
+            Code::SshSignerNeedsFlux29,
+            format!("signer `{name}` has an SSH key, which Flux {flux} cannot verify commits with"),
+        )
+        .at(s.key.span.clone(), "SSH signing key")
+        .note("source-controller verifies SSH-signed commits (against `<name>.sshpub` Secret entries) from v1.9, shipped with Flux 2.9; before it, every entry of the verification Secret is read as an OpenPGP key ring, so every commit signed with this key fails verification and the source stops updating")
+        .help("set `flux.version = \"2.9\"` once the cluster runs Flux 2.9, or give the signer an OpenPGP key (`gpg --export --armor EMAIL`)");
+        if let Some(v) = version {
+            d = d.with_secondary(v.span.clone(), format!("Flux {flux}"));
+        }
+        c.push(d);
+        return;
+    }
+    if let Some(pin) = &s.fingerprint {
+        let want: String = pin.value.chars().filter(|ch| !ch.is_whitespace()).collect();
+        if want != key.fingerprint {
+            c.push(
+                Diagnostic::new(
+                    Code::FingerprintMismatch,
+                    format!("signer `{name}`'s key file does not match its pinned fingerprint"),
+                )
+                .at(pin.span.clone(), format!("the file holds {}", key.fingerprint))
+                .with_secondary(s.key.span.clone(), "key file")
+                .note("a swapped key file would make Flux trust commits from someone else (Adversary 1)")
+                .help("check who changed the key file (`ssh-keygen -lf FILE` prints its fingerprint); update the pin only after verifying the key out of band"),
+            );
+        }
+    }
+    c.ssh_signers.insert(name.to_string());
+    c.signer_keys.insert(
+        name.to_string(),
+        crate::check::SignerKey {
+            armored: key.text,
+            fingerprint: key.fingerprint,
+            expires: None,
+        },
+    );
 }
 
 fn read(c: &mut Checker<'_>, path: &crate::spec::Sp<String>) -> Option<String> {

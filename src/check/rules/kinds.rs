@@ -18,12 +18,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
             .cloned()
             .unwrap_or(def.resource.span.clone());
         let (group, kind) = kinds::split(name);
-        let malformed = kind.is_empty()
-            || !kind.starts_with(|ch: char| ch.is_ascii_uppercase())
-            || !kind.chars().all(|ch| ch.is_ascii_alphanumeric())
-            || group.contains('*')
-            || (!group.is_empty() && !group.contains('.'));
-        if malformed {
+        if !is_group_kind(name) {
             c.push(
                 Diagnostic::new(
                     Code::ConflictingKindDefinition,
@@ -81,7 +76,13 @@ pub(super) fn run(c: &mut Checker<'_>) {
         let allow_secrets = t.allow_secrets.as_ref().is_some_and(|b| b.value);
         let allow_netpol = t.allow_network_policies.as_ref().is_some_and(|b| b.value);
         for k in &t.allowed_kinds {
-            let Some(info) = resolve(c, k) else { continue };
+            let want = Want::Tenant {
+                secrets: allow_secrets,
+                network_policies: allow_netpol,
+            };
+            let Some(info) = resolve(c, k, want, &t.allowed_kinds) else {
+                continue;
+            };
             let refuse = |code: Code, msg: String, label: &str, why: &str, help: &str| {
                 Diagnostic::new(code, msg)
                     .at(k.span.clone(), label.to_string())
@@ -147,7 +148,9 @@ pub(super) fn run(c: &mut Checker<'_>) {
     }
 
     for k in &spec.platform.cluster_kinds {
-        let Some(info) = resolve(c, k) else { continue };
+        let Some(info) = resolve(c, k, Want::Platform, &spec.platform.cluster_kinds) else {
+            continue;
+        };
         if info.namespaced {
             c.push(
                 Diagnostic::new(
@@ -170,7 +173,23 @@ fn scope(namespaced: bool) -> &'static str {
 }
 
 /// Resolves a `group/Kind` reference, reporting wildcards and unknown kinds.
-fn resolve(c: &mut Checker<'_>, k: &Sp<String>) -> Option<KindInfo> {
+fn resolve(
+    c: &mut Checker<'_>,
+    k: &Sp<String>,
+    want: Want,
+    listed: &[Sp<String>],
+) -> Option<KindInfo> {
+    // A suggestion the list already holds would be a duplicate: say so instead.
+    let mean = |name: &str| {
+        if listed.iter().any(|l| l.value == name) {
+            format!(
+                "`{}` looks like `{name}`, which is already listed: remove it",
+                k.value
+            )
+        } else {
+            format!("did you mean `{name}`?")
+        }
+    };
     if k.value.contains('*') {
         c.push(
             Diagnostic::new(Code::WildcardGrant, format!("`{}` is a wildcard grant", k.value))
@@ -183,22 +202,109 @@ fn resolve(c: &mut Checker<'_>, k: &Sp<String>) -> Option<KindInfo> {
     if let Some(info) = c.kinds.get(&k.value) {
         return Some(info.clone());
     }
+    if c.spec.headers.kinds.contains_key(&k.value) {
+        // Declared in `[kinds]` but refused there (or unreadable): already reported.
+        return None;
+    }
     let (group, kind) = kinds::split(&k.value);
     if let Some(info) = kinds::builtin(group, kind) {
         c.kinds.insert(k.value.clone(), info.clone());
         return Some(info);
     }
-    let mut candidates: Vec<String> = kinds::builtin_names().collect();
-    candidates.extend(c.kinds.keys().cloned());
     let mut d = Diagnostic::new(Code::UnknownKind, format!("unknown kind `{}`", k.value))
         .at(k.span.clone(), "not in the built-in table nor in `[kinds]`");
-    d = match crate::spec::suggest(&k.value, candidates.iter().map(String::as_str)) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
-        None => d.help(format!(
-            "declare it: `[kinds.\"{}\"]` with `resource` and `namespaced`",
-            k.value
+    // kubectl's spellings first (`deployments`, `jobs.batch`, `deploy`, a bare `Job`).
+    let mut known: Vec<KindInfo> = c.kinds.values().cloned().collect();
+    known.extend(kinds::builtins());
+    let spelled = kinds::from_spelling(&k.value, &known);
+    d = match spelled.as_slice() {
+        [one] => {
+            let name = one.spec_name();
+            let help = match refusal(one, want) {
+                None => mean(&name),
+                Some(why) if why.starts_with("needs") => {
+                    format!("{} it {why}", mean(&name))
+                }
+                Some(why) => format!("`{}` is `{name}`, which {why}: remove it", k.value),
+            };
+            d.note("kinds are written `group/Kind` (the core group bare: `Service`), not as kubectl's resource names")
+                .help(help)
+        }
+        [_, ..] => d.help(format!(
+            "`{}` is ambiguous; write one of: {}",
+            k.value,
+            spelled
+                .iter()
+                .map(|i| format!("`{}`", i.spec_name()))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
+        [] => {
+            let candidates: Vec<String> = known
+                .iter()
+                .filter(|i| refusal(i, want).is_none())
+                .map(KindInfo::spec_name)
+                .collect();
+            match crate::spec::suggest(&k.value, candidates.iter().map(String::as_str)) {
+                Some(s) => d.help(mean(s)),
+                None if is_group_kind(&k.value) && k.value.contains('/') => d.help(format!(
+                    "declare it: `[kinds.\"{}\"]` with `resource` and `namespaced`",
+                    k.value
+                )),
+                None => d.help(
+                    "write the kind as `group/Kind` (e.g. `apps/Deployment`; core kinds bare: `Service`); a custom resource is declared under `[kinds.\"group/Kind\"]`",
+                ),
+            }
+        }
     };
     c.push(d);
     None
+}
+
+/// Whether `name` is a well-formed `group/Kind` a `[kinds]` entry may declare (the same test
+/// the `[kinds]` rule applies, so a "declare it" help is never refused).
+fn is_group_kind(name: &str) -> bool {
+    let (group, kind) = kinds::split(name);
+    !kind.is_empty()
+        && kind.starts_with(|ch: char| ch.is_ascii_uppercase())
+        && kind.chars().all(|ch| ch.is_ascii_alphanumeric())
+        && !group.contains('*')
+        && (group.is_empty() || group.contains('.'))
+        && group
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+/// Where a kind is asked for: a tenant's `allowed_kinds` or the platform's `cluster_kinds`.
+#[derive(Clone, Copy)]
+enum Want {
+    Tenant {
+        secrets: bool,
+        network_policies: bool,
+    },
+    Platform,
+}
+
+/// Why a kind would be refused where it is asked for (so a suggestion is never refused).
+fn refusal(info: &KindInfo, want: Want) -> Option<&'static str> {
+    match want {
+        Want::Platform if info.namespaced => {
+            Some("is namespaced (`cluster_kinds` lists cluster-scoped kinds)")
+        }
+        Want::Platform => None,
+        Want::Tenant { .. } if !info.namespaced => {
+            Some("is cluster-scoped and belongs to `platform.cluster_kinds`")
+        }
+        Want::Tenant {
+            secrets,
+            network_policies,
+        } => match info.risk {
+            Risk::Normal => None,
+            Risk::Secret if secrets => None,
+            Risk::NetworkPolicy if network_policies => None,
+            Risk::Secret => Some("needs `allow_secrets = true` for this tenant"),
+            Risk::NetworkPolicy => Some("needs `allow_network_policies = true` for this tenant"),
+            _ => Some("a tenant may never be granted"),
+        },
+    }
 }

@@ -9,12 +9,14 @@ use crate::spec::Sp;
 
 pub(super) fn run(c: &mut Checker<'_>) {
     let spec = c.spec;
-    let signers: Vec<&str> = spec.signers.keys().map(String::as_str).collect();
-    let registries: Vec<&str> = spec.registries.keys().map(String::as_str).collect();
-    let environments: Vec<&str> = spec.environments.keys().map(String::as_str).collect();
+    // Names come from the headers: an entry that could not be read still exists.
+    let h = &spec.headers;
+    let signers: Vec<&str> = h.signers.keys().map(String::as_str).collect();
+    let registries: Vec<&str> = h.registries.keys().map(String::as_str).collect();
+    let environments: Vec<&str> = h.environments.keys().map(String::as_str).collect();
     let mut used_signers = BTreeSet::new();
 
-    if spec.environments.is_empty() {
+    if h.environments.is_empty() {
         c.push(
             Diagnostic::new(Code::EmptyList, "no environments are defined")
                 .at(crate::diag::Span::new(spec.version.span.file, 0..0), "")
@@ -76,7 +78,8 @@ pub(super) fn run(c: &mut Checker<'_>) {
             }
         }
     }
-    for (name, span) in &spec.headers.signers {
+    // A tenant that could not be read may use a signer: no "unused" guess then.
+    for (name, span) in spec.headers.signers.iter().filter(|_| !h.incomplete) {
         if !used_signers.contains(name.as_str()) {
             c.push(
                 Diagnostic::new(

@@ -109,9 +109,12 @@ fn repository(c: &mut Checker<'_>, url: &Sp<String>, who: &str) {
     );
 }
 
+/// The SSH URL of the same repository: the authority's userinfo (a token, `git@`) dropped.
 fn https_to_ssh(u: &str) -> String {
     let rest = u.split_once("://").map_or(u, |(_, r)| r);
-    format!("ssh://git@{}", rest.trim_start_matches("git@"))
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("ssh://git@{host}/{path}")
 }
 
 fn path(c: &mut Checker<'_>, p: &Sp<String>, allowed: &[&str], who: &str) {

@@ -3,22 +3,56 @@
 use crate::check::Checker;
 use crate::diag::{Code, Diagnostic};
 
-pub(crate) const FLUX_VERSIONS: &[&str] = &["2.7", "2.8", "2.9"];
-pub(crate) const ENGINES: &[&str] = &["kyverno", "kyverno-cel", "vap"];
+use crate::spec::Sp;
+pub(crate) use crate::spec::{ALERT_PROVIDERS, ENGINES, FLUX_VERSIONS, KYVERNO_VERSIONS};
+
+/// "did you mean `x`?" when a likely typo (case or a `v` prefix first, then a close
+/// spelling for names; never a "close" version number), else the whole list.
+fn one_of(d: Diagnostic, given: &str, allowed: &[&str]) -> Diagnostic {
+    let bare = given.trim().trim_start_matches(['v', 'V']);
+    let exact = allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(given.trim()) || **a == bare)
+        .copied();
+    let is_version = allowed
+        .iter()
+        .all(|a| a.starts_with(|ch: char| ch.is_ascii_digit()));
+    let close = || {
+        (!is_version)
+            .then(|| crate::spec::suggest(given, allowed.iter().copied()))
+            .flatten()
+    };
+    match exact.or_else(close) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!("use one of: {}", allowed.join(", "))),
+    }
+}
+
+/// Refuses a value outside its fixed set, at its position.
+fn enumerated(c: &mut Checker<'_>, v: &Sp<String>, key: &str, allowed: &[&str], why: &str) {
+    if allowed.contains(&v.as_str()) {
+        return;
+    }
+    let d = Diagnostic::new(
+        Code::UnknownValue,
+        format!("`{key}` = `{}` is not one of its values", v.value),
+    )
+    .at(v.span.clone(), "not an allowed value")
+    .note(why.to_string());
+    c.push(one_of(d, &v.value, allowed));
+}
 
 pub(super) fn run(c: &mut Checker<'_>) {
     let spec = c.spec;
     if let Some(v) = &spec.flux.version {
         if !FLUX_VERSIONS.contains(&v.as_str()) {
-            c.push(
-                Diagnostic::new(
-                    Code::UnsupportedFluxVersion,
-                    format!("Flux version `{}` is not a target trustc supports", v.value),
-                )
-                .at(v.span.clone(), "unsupported Flux release")
-                .note("the Flux release decides the apiVersions trustc emits (Image* v1 since 2.7, Alert/Provider v1beta3)")
-                .help(format!("use one of: {}", FLUX_VERSIONS.join(", "))),
-            );
+            let d = Diagnostic::new(
+                Code::UnsupportedFluxVersion,
+                format!("Flux version `{}` is not a target trustc supports", v.value),
+            )
+            .at(v.span.clone(), "unsupported Flux release")
+            .note("the Flux release decides the apiVersions trustc emits (Image* v1 since 2.7, Alert/Provider v1beta3)");
+            c.push(one_of(d, &v.value, FLUX_VERSIONS));
         }
     }
     let engine = spec.admission.engine.as_ref();
@@ -29,37 +63,60 @@ pub(super) fn run(c: &mut Checker<'_>) {
                 format!("unknown admission engine `{}`", e.value),
             )
             .at(e.span.clone(), "not an engine trustc emits policies for");
-            d = match crate::spec::suggest(&e.value, ENGINES.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!("use one of: {}", ENGINES.join(", "))),
-            };
+            d = one_of(d, &e.value, ENGINES);
             c.push(d);
         }
     }
     if let Some(kv) = &spec.admission.kyverno_version {
-        match parse_minor(&kv.value) {
-            Some((1, minor)) if (13..=19).contains(&minor) => {
-                let cel = engine.is_some_and(|e| e.value == "kyverno-cel");
-                if cel && minor < 17 {
-                    c.push(
-                        Diagnostic::new(
-                            Code::UnknownAdmissionEngine,
-                            format!("engine `kyverno-cel` needs Kyverno 1.17 or later, found {}", kv.value),
-                        )
-                        .at(kv.span.clone(), "policies.kyverno.io/v1 is served from Kyverno 1.17")
-                        .help("raise `kyverno_version` or use `engine = \"kyverno\"`"),
-                    );
-                }
+        if KYVERNO_VERSIONS.contains(&kv.as_str()) {
+            let minor = parse_minor(&kv.value).map_or(0, |(_, m)| m);
+            let cel = engine.is_some_and(|e| e.value == "kyverno-cel");
+            if cel && minor < 17 {
+                c.push(
+                    Diagnostic::new(
+                        Code::UnknownAdmissionEngine,
+                        format!(
+                            "engine `kyverno-cel` needs Kyverno 1.17 or later, found {}",
+                            kv.value
+                        ),
+                    )
+                    .at(
+                        kv.span.clone(),
+                        "policies.kyverno.io/v1 is served from Kyverno 1.17",
+                    )
+                    .help("raise `kyverno_version` or use `engine = \"kyverno\"`"),
+                );
             }
-            _ => c.push(
+        } else {
+            let d = Diagnostic::new(
+                Code::UnknownAdmissionEngine,
+                format!("Kyverno version `{}` is not supported", kv.value),
+            )
+            .at(kv.span.clone(), "expected \"1.13\" to \"1.19\"")
+            .note("ClusterPolicy removal is planned for Kyverno 1.20; per-rule failureAction needs 1.13");
+            c.push(one_of(d, &kv.value, KYVERNO_VERSIONS));
+        }
+    }
+    if let Some(p) = spec.alerts.as_ref().and_then(|a| a.provider.as_ref()) {
+        enumerated(
+            c,
+            p,
+            "alerts.provider",
+            ALERT_PROVIDERS,
+            "the Flux Provider `type` is an enum the API server enforces (notification-controller v1.9.3, api/v1beta3/provider_types.go)",
+        );
+    }
+    if let Some(v) = &spec.flux.pod_security_version {
+        if !is_psa_version(&v.value) {
+            c.push(
                 Diagnostic::new(
-                    Code::UnknownAdmissionEngine,
-                    format!("Kyverno version `{}` is not supported", kv.value),
+                    Code::UnknownValue,
+                    format!("`flux.pod_security_version` = `{}` is not a Pod Security Standards version", v.value),
                 )
-                .at(kv.span.clone(), "expected \"1.13\" to \"1.19\"")
-                .note("ClusterPolicy removal is planned for Kyverno 1.20; per-rule failureAction needs 1.13")
-                .help("use a Kyverno release from 1.13 to 1.19"),
-            ),
+                .at(v.span.clone(), "expected `latest` or `v1.MINOR`")
+                .note("the Pod Security admission label `pod-security.kubernetes.io/enforce-version` takes `latest` or a Kubernetes minor version `v1.N`")
+                .help("write e.g. \"v1.35\""),
+            );
         }
     }
     if engine.is_some_and(|e| e.value == "vap")
@@ -79,7 +136,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
             .help("install Kyverno, or use `engine = \"kyverno-cel\"` to keep every policy in one engine"),
         );
     }
-    if spec.flux.api_server_cidrs.is_empty() {
+    if spec.flux.api_server_cidrs.is_empty() && !spec.headers.unread.contains("flux") {
         let d = Diagnostic::new(
             Code::EmptyList,
             "`flux.api_server_cidrs` is empty: the egress lock-down would cut Flux off the API server",
@@ -124,6 +181,18 @@ pub(super) fn run(c: &mut Checker<'_>) {
             }
         }
     }
+}
+
+/// `latest` or `v1.N`: the values of the `pod-security.kubernetes.io/<mode>-version` label
+/// (kubernetes v1.35 `staging/src/k8s.io/pod-security-admission/api/helpers.go`,
+/// `ParseVersion`: "latest" or `v1.<minor>`).
+pub(crate) fn is_psa_version(v: &str) -> bool {
+    v == "latest"
+        || v.strip_prefix("v1.").is_some_and(|m| {
+            !m.is_empty()
+                && m.bytes().all(|b| b.is_ascii_digit())
+                && !(m.len() > 1 && m.starts_with('0'))
+        })
 }
 
 fn parse_minor(v: &str) -> Option<(u32, u32)> {
