@@ -30,6 +30,26 @@ use crate::support::root;
 
 const ENGINES: [&str; 3] = ["kyverno", "kyverno-cel", "vap"];
 
+/// A second tenant appended to the example spec: several namespaces (issue 7 item 10: each
+/// reachable through its own Kustomization, each confined) and a chart repository over HTTPS
+/// whose path the allow-list must respect (issue 8 item 9).
+const SHOP_TENANT: &str = r#"
+[tenants.shop]
+namespaces = ["shop", "shop-web"]
+repository = "ssh://git@github.com/example/shop-manifests.git"
+path = "./clusters/{env}/shop"
+environments = ["staging", "production"]
+signers = ["bob"]
+registries = ["internal"]
+allowed_kinds = ["apps/Deployment", "Service", "helm.toolkit.fluxcd.io/HelmRelease"]
+
+[[tenants.shop.charts]]
+name = "storefront"
+repository = "https://charts.example.com/charts"
+version = ">=1.0.0 <2.0.0"
+"#;
+const SHOP_SA: &str = "system:serviceaccount:shop:shop-reconciler";
+
 /// The tenant's reconciler: what Flux impersonates for everything in the tenant repository
 /// (the kustomize-controller for manifests, the helm-controller for a HelmRelease's output).
 const TENANT_SA: &str = "system:serviceaccount:payments:payments-reconciler";
@@ -57,10 +77,13 @@ const M_KIND: &str = "not in the tenant's allowed_kinds";
 const M_SA: &str = "spec.serviceAccountName must be the tenant's reconciler service account";
 const M_FORCE: &str = "spec.force is not allowed";
 const M_KUBECONFIG: &str = "spec.kubeConfig is not allowed";
-const M_DECRYPTION: &str = "spec.decryption.serviceAccountName is not allowed";
+const M_DECRYPTION: &str =
+    "spec.decryption.serviceAccountName, when set, must be the tenant's reconciler service account";
 const M_KS_SOURCE: &str = "Kustomization must take its source from its own namespace";
 const M_HR_CHART: &str = "HelmRelease must take its chart from its own namespace";
-const M_TARGET: &str = "spec.targetNamespace must be the object's own namespace";
+const M_TARGET: &str = "spec.targetNamespace must be one of the tenant's namespaces";
+const M_STORAGE: &str = "spec.storageNamespace must be one of the tenant's namespaces";
+const M_HELM_SECRET: &str = "without allow_secrets a tenant may only write Helm's release Secrets";
 const M_GIT_URL: &str = "GitRepository may only point at the tenant's own repository";
 const M_GIT_VERIFY: &str = "GitRepository must verify commit signatures";
 const M_OCI_REGISTRY: &str = "OCIRepository may only use the tenant's registries";
@@ -74,7 +97,16 @@ const M_HOST_PATH: &str = "hostPath volumes are not allowed";
 const M_HOST_PORT: &str = "host ports are not allowed";
 const M_NON_ROOT: &str = "pods must run as non-root";
 const M_CAPS: &str = "containers may add no capability but NET_BIND_SERVICE";
-const M_SECCOMP: &str = "seccompProfile Unconfined is not allowed";
+const M_SECCOMP: &str = "seccompProfile must be RuntimeDefault or Localhost";
+const M_DROP: &str = "containers must drop ALL capabilities";
+const M_VOLUMES: &str = "volumes may only be configMap, csi, downwardAPI";
+const M_RUN_AS_USER: &str = "runAsUser: 0 (root) is not allowed";
+const M_SELINUX: &str = "seLinuxOptions may not set user or role";
+const M_PROC_MOUNT: &str = "procMount must be Default";
+const M_APPARMOR: &str = "AppArmor profiles must be RuntimeDefault or Localhost";
+const M_SYSCTLS: &str = "only the sysctls Pod Security allows are allowed";
+const M_HOST_PROCESS: &str = "Windows hostProcess containers are not allowed";
+const M_PROBE_HOST: &str = "probes and lifecycle handlers may not set a host";
 const M_HELM_REPO: &str = "HelmRepository may only use the tenant's chart repositories";
 
 /// Validations no attack can isolate, with the reason: (policy, message substring, why).
@@ -103,6 +135,9 @@ struct Generated {
     image_policies: Vec<Value>,
     /// Every object of `<out>/production/tenants/payments/*.yaml` (kustomization.yaml aside).
     tenant: Vec<Value>,
+    /// Every object of `<out>/production/tenants/shop/*.yaml`: the second tenant, with two
+    /// namespaces and a chart repository over HTTPS (`SHOP_TENANT`).
+    shop: Vec<Value>,
     /// The RBAC of `<out>/production`.
     rbac: Manifests,
     /// The emitted Kyverno CLI test of `production/payments`: (Test, resources, username).
@@ -131,10 +166,14 @@ fn generate(engine: &'static str) -> Generated {
     }
     let text = std::fs::read_to_string(root().join("policy-spec/trust.toml")).unwrap();
     assert!(
-        text.contains("engine = \"kyverno\""),
-        "policy-spec/trust.toml no longer says `engine = \"kyverno\"`"
+        text.contains("engine = \"kyverno-cel\""),
+        "policy-spec/trust.toml no longer says `engine = \"kyverno-cel\"`"
     );
-    let text = text.replacen("engine = \"kyverno\"", &format!("engine = \"{engine}\""), 1);
+    let text = text.replacen(
+        "engine = \"kyverno-cel\"",
+        &format!("engine = \"{engine}\""),
+        1,
+    ) + SHOP_TENANT;
     let spec = spec_dir.join("trust.toml");
     std::fs::write(&spec, text).unwrap();
     let out = dir.path().join("out");
@@ -150,6 +189,10 @@ fn generate(engine: &'static str) -> Generated {
     let prod = out.join("production");
     let (policies, image_policies) = read_policies(engine, &prod.join("policies"));
     let tenant = read_objects(&prod.join("tenants/payments"))
+        .into_iter()
+        .map(|(_, doc)| doc)
+        .collect();
+    let shop = read_objects(&prod.join("tenants/shop"))
         .into_iter()
         .map(|(_, doc)| doc)
         .collect();
@@ -172,6 +215,7 @@ fn generate(engine: &'static str) -> Generated {
         policies,
         image_policies,
         tenant,
+        shop,
         rbac,
     }
 }
@@ -368,12 +412,36 @@ fn read_policies(engine: &str, dir: &Path) -> (Vec<Policy>, Vec<Value>) {
 fn kyverno_policies(doc: &Value, what: &str) -> Vec<Policy> {
     let name = string(&doc["metadata"]["name"], what);
     let spec = &doc["spec"];
-    only_keys(spec, &["background", "rules", "failurePolicy"], what);
+    only_keys(
+        spec,
+        &[
+            "background",
+            "rules",
+            "failurePolicy",
+            "webhookConfiguration",
+        ],
+        what,
+    );
     if let Some(fp) = spec.get("failurePolicy") {
         assert_eq!(fp, "Fail", "{what}: failurePolicy");
     }
     let rules = spec["rules"].as_array().expect("rules");
     let several = rules.len() > 1;
+    // Issue 7 item 16: the API server evaluates these before calling Kyverno, so the policy's
+    // webhook sees only the requests its celPreconditions select (a policy matching every
+    // kind must not register a catch-all webhook). They must be exactly those preconditions.
+    let webhook = spec
+        .get("webhookConfiguration")
+        .unwrap_or_else(|| panic!("{what}: no webhookConfiguration.matchConditions"));
+    only_keys(webhook, &["matchConditions"], what);
+    let offloaded = named_list(webhook.get("matchConditions"), what);
+    assert!(!offloaded.is_empty(), "{what}: no webhook matchConditions");
+    assert!(!several, "{what}: one rule per CEL policy");
+    assert_eq!(
+        offloaded,
+        named_list(rules[0].get("celPreconditions"), what),
+        "{what}: webhook matchConditions differ from the rule's celPreconditions"
+    );
     rules
         .iter()
         .map(|rule| {
@@ -837,6 +905,12 @@ fn foreign(kind: &str) -> Value {
     fixture("foreign.yaml", kind)
 }
 
+/// Helm's storage Secret of the tenant's release, in Helm's own format
+/// (`tests/fixtures/attacks/make-helm-release-secret.py` cites the source).
+fn helm_secret() -> Value {
+    fixture("helm-release-secret.yaml", "Secret")
+}
+
 /// The object of `apiVersion`'s group and `kind` trustc generated for the tenant.
 fn tenant(g: &Generated, group: &str, kind: &str) -> Value {
     let mut found = g.tenant.iter().filter(|d| {
@@ -956,11 +1030,43 @@ fn attacks(g: &Generated) -> Vec<Case> {
     );
 
     // Adversary 3: kinds outside allowed_kinds, namespaces outside the tenant's.
+    // payments may deploy HelmReleases: only Helm's storage Secrets get through, not this one.
     add(
         "tenant-creates-a-secret",
         "3",
         Request::create(TENANT_SA, foreign("Secret")),
-        &[(KINDS, M_KIND)],
+        &[(KINDS, M_HELM_SECRET)],
+    );
+    add(
+        "tenant-creates-an-opaque-secret-named-like-helm-storage",
+        "3",
+        Request::create(
+            TENANT_SA,
+            edited(helm_secret(), |s| set(s, "/type", json!("Opaque"))),
+        ),
+        &[(KINDS, M_HELM_SECRET)],
+    );
+    add(
+        "tenant-creates-a-helm-typed-secret-not-named-like-storage",
+        "3",
+        Request::create(
+            TENANT_SA,
+            edited(helm_secret(), |s| {
+                set(s, "/metadata/name", json!("payments-git-auth"))
+            }),
+        ),
+        &[(KINDS, M_HELM_SECRET)],
+    );
+    add(
+        "tenant-deletes-the-deploy-key",
+        "2/3",
+        Request::delete(
+            TENANT_SA,
+            edited(foreign("Secret"), |s| {
+                set(s, "/metadata/name", json!("payments-git-auth"))
+            }),
+        ),
+        &[(KINDS, M_HELM_SECRET)],
     );
     add(
         "tenant-creates-a-network-policy",
@@ -1046,7 +1152,7 @@ fn attacks(g: &Generated) -> Vec<Case> {
     }
 
     // Adversary 3 through a HelmRelease (an allowed kind).
-    let hr_attacks: [Variant; 5] = [
+    let hr_attacks: [Variant; 6] = [
         ("helm-release-without-service-account", M_SA, |h| {
             del(h, "/spec/serviceAccountName");
         }),
@@ -1076,6 +1182,9 @@ fn attacks(g: &Generated) -> Vec<Case> {
         ("helm-release-target-kube-system", M_TARGET, |h| {
             set(h, "/spec/targetNamespace", json!("kube-system"));
         }),
+        ("helm-release-storage-in-flux-system", M_STORAGE, |h| {
+            set(h, "/spec/storageNamespace", json!("flux-system"));
+        }),
     ];
     for (id, message, change) in hr_attacks {
         add(
@@ -1088,7 +1197,7 @@ fn attacks(g: &Generated) -> Vec<Case> {
 
     // Adversary 4: HelmRelease values injection; the helm-controller applies the rendered
     // Deployment as the tenant's reconciler.
-    let pod_attacks: [PodVariant; 10] = [
+    let pod_attacks: [PodVariant; 24] = [
         ("values-privileged", &[M_PRIVILEGED, M_ESCALATION], |d| {
             // The API server refuses privileged with allowPrivilegeEscalation: false.
             del(
@@ -1109,7 +1218,7 @@ fn attacks(g: &Generated) -> Vec<Case> {
                     d,
                     &format!("{POD_SPEC}/initContainers"),
                     json!([{"name": "setup", "image": "registry.internal.example.com/payments-api:v1.2.3",
-                        "securityContext": {"privileged": true}}]),
+                        "securityContext": {"privileged": true, "capabilities": {"drop": ["ALL"]}}}]),
                 );
             },
         ),
@@ -1144,8 +1253,8 @@ fn attacks(g: &Generated) -> Vec<Case> {
         ("values-add-sys-admin", &[M_CAPS], |d| {
             set(
                 d,
-                &format!("{CONTAINER}/securityContext/capabilities"),
-                json!({"add": ["SYS_ADMIN"]}),
+                &format!("{CONTAINER}/securityContext/capabilities/add"),
+                json!(["SYS_ADMIN"]),
             );
         }),
         ("values-seccomp-unconfined", &[M_SECCOMP], |d| {
@@ -1157,6 +1266,102 @@ fn attacks(g: &Generated) -> Vec<Case> {
         }),
         ("values-run-as-root", &[M_NON_ROOT], |d| {
             del(d, &format!("{POD_SPEC}/securityContext/runAsNonRoot"));
+        }),
+        // Issue 7 item 11: what Pod Security `restricted` refuses at the ReplicaSet must be
+        // refused at apply time, each check of the profile by one attack.
+        ("deployment-without-seccomp-profile", &[M_SECCOMP], |d| {
+            del(d, &format!("{POD_SPEC}/securityContext/seccompProfile"));
+        }),
+        ("deployment-without-drop-all", &[M_DROP], |d| {
+            del(d, &format!("{CONTAINER}/securityContext/capabilities"));
+        }),
+        ("container-run-as-non-root-false", &[M_NON_ROOT], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/runAsNonRoot"),
+                json!(false),
+            );
+        }),
+        ("values-run-as-uid-0", &[M_RUN_AS_USER], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/runAsUser"),
+                json!(0),
+            );
+        }),
+        ("values-nfs-volume", &[M_VOLUMES], |d| {
+            set(
+                d,
+                &format!("{POD_SPEC}/volumes"),
+                json!([{"name": "data", "nfs": {"server": "nfs.example.com", "path": "/"}}]),
+            );
+        }),
+        ("values-selinux-user", &[M_SELINUX], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/seLinuxOptions"),
+                json!({"user": "system_u"}),
+            );
+        }),
+        ("values-selinux-spc-type", &[M_SELINUX], |d| {
+            set(
+                d,
+                &format!("{POD_SPEC}/securityContext/seLinuxOptions"),
+                json!({"type": "spc_t"}),
+            );
+        }),
+        ("values-proc-mount-unmasked", &[M_PROC_MOUNT], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/procMount"),
+                json!("Unmasked"),
+            );
+        }),
+        ("values-apparmor-unconfined", &[M_APPARMOR], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/appArmorProfile"),
+                json!({"type": "Unconfined"}),
+            );
+        }),
+        (
+            "values-apparmor-annotation-unconfined",
+            &[M_APPARMOR],
+            |d| {
+                set(
+                    d,
+                    "/spec/template/metadata/annotations",
+                    json!({"container.apparmor.security.beta.kubernetes.io/api": "unconfined"}),
+                );
+            },
+        ),
+        ("values-unsafe-sysctl", &[M_SYSCTLS], |d| {
+            set(
+                d,
+                &format!("{POD_SPEC}/securityContext/sysctls"),
+                json!([{"name": "kernel.msgmax", "value": "65536"}]),
+            );
+        }),
+        ("values-windows-host-process", &[M_HOST_PROCESS], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/windowsOptions"),
+                json!({"hostProcess": true}),
+            );
+        }),
+        ("values-probe-on-another-host", &[M_PROBE_HOST], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/livenessProbe"),
+                json!({"httpGet": {"host": "169.254.169.254", "path": "/", "port": 80}}),
+            );
+        }),
+        ("values-pre-stop-on-another-host", &[M_PROBE_HOST], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/lifecycle/preStop/tcpSocket"),
+                json!({"host": "10.0.0.1", "port": 22}),
+            );
         }),
     ];
     for (id, messages, change) in pod_attacks {
@@ -1232,7 +1437,8 @@ fn attacks(g: &Generated) -> Vec<Case> {
                     d,
                     &format!("{POD_SPEC}/initContainers"),
                     json!([{"name": "setup", "image": "docker.io/evil/init:1.0.0",
-                            "securityContext": {"allowPrivilegeEscalation": false}}]),
+                            "securityContext": {"allowPrivilegeEscalation": false,
+                                "capabilities": {"drop": ["ALL"]}}}]),
                 );
             }),
         ),
@@ -1313,7 +1519,128 @@ fn attacks(g: &Generated) -> Vec<Case> {
         ),
         &[(SOURCES, M_GIT_URL)],
     );
+
+    // Issue 8 item 9: every allow-list compares what the value means, on a `/` boundary, so
+    // look-alike hosts, userinfo, ports and paths are refused.
+    for (i, image) in [
+        "registry.internal.example.com.evil.io/payments-api:v1.2.3",
+        "registry.internal.example.com:443evil/payments-api:v1.2.3",
+        "registry.internal.example.comevil/payments-api:v1.2.3",
+        "evil.io/registry.internal.example.com/payments-api:v1.2.3",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id: &'static str = format!("lookalike-image-{i}").leak();
+        let image = image.to_string();
+        let object = edited(deployment(), |d| {
+            set(d, &format!("{CONTAINER}/image"), json!(image));
+        });
+        add(
+            id,
+            "5",
+            Request::create(TENANT_SA, object),
+            &[(PODS, M_IMAGES)],
+        );
+    }
+    for (i, image) in [
+        "registry.internal.example.com.evil.io/payments-api",
+        "registry.internal.example.com@evil.io/payments-api",
+        "registry.internal.example.com:443evil/payments-api",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id: &'static str = format!("lookalike-image-repository-{i}").leak();
+        add(
+            id,
+            "5",
+            Request::create(
+                FLUX,
+                edited(image_repo(), |r| set(r, "/spec/image", json!(image))),
+            ),
+            &[(SOURCES, M_IMAGE_REPO)],
+        );
+    }
+    for (i, url) in [
+        "oci://registry.internal.example.com.evil.io/charts/payments-api",
+        "oci://registry.internal.example.com@evil.io/charts/payments-api",
+        "oci://registry.internal.example.com:443evil/charts/payments-api",
+        "oci://registry.internal.example.comevil/charts/payments-api",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id: &'static str = format!("lookalike-oci-repository-{i}").leak();
+        add(
+            id,
+            "5",
+            Request::create(FLUX, edited(oci(), |r| set(r, "/spec/url", json!(url)))),
+            &[(SOURCES, M_OCI_REGISTRY)],
+        );
+    }
+    let shop_helm_repo = |url: &str| {
+        json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": "storefront", "namespace": "shop"},
+            "spec": {"interval": "10m", "url": url}
+        })
+    };
+    for (i, url) in [
+        "https://charts.example.com/charts-evil",
+        "https://charts.example.com/chartsevil/storefront",
+        "https://charts.example.com.evil.io/charts",
+        "https://charts.example.com@evil.io/charts",
+        "https://charts.example.com:443evil/charts",
+        "https://evil.io/https://charts.example.com/charts",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id: &'static str = format!("lookalike-helm-repository-{i}").leak();
+        add(
+            id,
+            "5",
+            Request::create(FLUX, shop_helm_repo(url)),
+            &[(SOURCES, M_HELM_REPO)],
+        );
+    }
+
+    // Issue 7 item 10: a tenant with several namespaces stays inside them.
+    add(
+        "shop-deploys-into-payments",
+        "3",
+        Request::create(
+            SHOP_SA,
+            edited(deployment(), |d| {
+                set(d, "/metadata/namespace", json!("payments"))
+            }),
+        ),
+        &[(KINDS, M_OWN_NS)],
+    );
+    let shop_ks = shop_kustomization(g, "shop-shop-web");
+    add(
+        "shop-kustomization-targets-payments",
+        "3",
+        Request::create(
+            FLUX,
+            edited(shop_ks, |k| {
+                set(k, "/spec/targetNamespace", json!("payments"))
+            }),
+        ),
+        &[(RECON, M_TARGET)],
+    );
     cases
+}
+
+/// The generated Kustomization `name` of the shop tenant.
+fn shop_kustomization(g: &Generated, name: &str) -> Value {
+    g.shop
+        .iter()
+        .find(|d| d["kind"] == "Kustomization" && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{}: no generated shop Kustomization {name}", g.engine))
+        .clone()
 }
 
 /// Legitimate changes: allowed by every policy.
@@ -1389,18 +1716,146 @@ fn legitimate(g: &Generated) -> Vec<Case> {
         &[PODS],
         Request::create(RS_CONTROLLER, pod_of(&deployment)),
     );
-    // Everything trustc generates for the tenant (its Kustomization and GitRepository among
+    // Issue 7 item 9: helm-controller, as the tenant's reconciler, keeps the release in Helm's
+    // storage Secret (a real one: tests/fixtures/attacks/make-helm-release-secret.py).
+    let storage = helm_secret();
+    add(
+        "helm-creates-its-release-secret",
+        &[KINDS],
+        Request::create(TENANT_SA, storage.clone()),
+    );
+    add(
+        "helm-updates-its-release-secret",
+        &[KINDS],
+        Request::update(
+            TENANT_SA,
+            storage.clone(),
+            edited(storage.clone(), |s| {
+                set(s, "/metadata/labels/status", json!("superseded"))
+            }),
+        ),
+    );
+    add(
+        "helm-deletes-its-release-secret",
+        &[KINDS],
+        Request::delete(TENANT_SA, storage.clone()),
+    );
+    add(
+        "tenant-helm-release-with-storage-and-target-namespace",
+        &[KINDS, RECON],
+        Request::create(
+            TENANT_SA,
+            edited(legit("HelmRelease"), |h| {
+                set(h, "/spec/storageNamespace", json!("payments"));
+                set(h, "/spec/targetNamespace", json!("payments"));
+            }),
+        ),
+    );
+    // Issue 7 item 13: SOPS decryption as the tenant's own service account.
+    let sops = edited(
+        tenant(g, "kustomize.toolkit.fluxcd.io", "Kustomization"),
+        |k| {
+            set(k, "/spec/decryption/provider", json!("sops"));
+            set(
+                k,
+                "/spec/decryption/serviceAccountName",
+                json!("payments-reconciler"),
+            );
+        },
+    );
+    add(
+        "developer-sops-kustomization-with-the-tenant-service-account",
+        &[RECON],
+        Request::create(DEVELOPER, sops.clone()),
+    );
+    add(
+        "flux-applies-a-sops-kustomization-with-age-key",
+        &[RECON],
+        Request::create(
+            FLUX,
+            edited(sops, |k| {
+                del(k, "/spec/decryption/serviceAccountName");
+                set(k, "/spec/decryption/secretRef/name", json!("sops-age"));
+            }),
+        ),
+    );
+    // Pod Security 1.35+ relaxes runAsNonRoot/runAsUser/procMount for user-namespaced pods
+    // (`hostUsers: false`): so does the policy.
+    add(
+        "tenant-deploys-a-user-namespaced-pod-running-as-uid-0",
+        &[KINDS, PODS],
+        Request::create(
+            TENANT_SA,
+            edited(deployment.clone(), |d| {
+                set(d, &format!("{POD_SPEC}/hostUsers"), json!(false));
+                del(d, &format!("{POD_SPEC}/securityContext/runAsNonRoot"));
+                set(
+                    d,
+                    &format!("{POD_SPEC}/securityContext/runAsUser"),
+                    json!(0),
+                );
+            }),
+        ),
+    );
+    // Issue 7 item 10: the tenant with two namespaces works in each.
+    for ns in ["shop", "shop-web"] {
+        add(
+            format!("shop-deploys-into-{ns}").leak(),
+            &[KINDS, PODS],
+            Request::create(
+                SHOP_SA,
+                edited(deployment.clone(), |d| {
+                    set(d, "/metadata/namespace", json!(ns))
+                }),
+            ),
+        );
+        add(
+            format!("shop-helm-stores-its-release-in-{ns}").leak(),
+            &[KINDS],
+            Request::create(
+                SHOP_SA,
+                edited(helm_secret(), |s| set(s, "/metadata/namespace", json!(ns))),
+            ),
+        );
+    }
+    add(
+        "shop-helm-repository-below-the-chart-repository",
+        &[SOURCES],
+        Request::create(
+            FLUX,
+            json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "HelmRepository",
+                "metadata": {"name": "storefront-stable", "namespace": "shop"},
+                "spec": {"interval": "10m", "url": "https://charts.example.com/charts/stable"}
+            }),
+        ),
+    );
+    let targets: BTreeSet<&str> = g
+        .shop
+        .iter()
+        .filter(|d| d["kind"] == "Kustomization")
+        .map(|d| d["spec"]["targetNamespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        BTreeSet::from(["shop", "shop-web"]),
+        "{}: one Kustomization per shop namespace",
+        g.engine
+    );
+    // Everything trustc generates for the tenants (Kustomizations and GitRepositories among
     // them), applied by the Flux bootstrap identity.
-    for doc in &g.tenant {
+    for doc in g.tenant.iter().chain(&g.shop) {
         let kind = doc["kind"].as_str().unwrap();
         let id = format!(
-            "flux-applies-generated-{}-{}",
+            "flux-applies-generated-{}-{}-{}",
+            doc["metadata"]["namespace"].as_str().unwrap_or("cluster"),
             kind.to_lowercase(),
             doc["metadata"]["name"].as_str().unwrap()
         );
         let reaches: &[&str] = match kind {
             "Kustomization" | "HelmRelease" => &[RECON],
-            "GitRepository" | "OCIRepository" | "ImageRepository" => &[SOURCES],
+            "GitRepository" | "OCIRepository" | "HelmRepository" | "ImageRepository" => &[SOURCES],
             _ => &[],
         };
         add(
@@ -1829,7 +2284,11 @@ fn rbac_confines_the_tenant_reconciler() {
             ("create", RBAC, "roles", Some("payments")),
             ("escalate", RBAC, "roles", Some("payments")),
             ("bind", RBAC, "clusterroles", None),
-            ("create", "", "secrets", Some("payments")),
+            // Helm's storage needs create/update/delete on Secrets of the tenant's own
+            // namespace (admission admits only Helm's release Secrets), nothing more.
+            ("patch", "", "secrets", Some("payments")),
+            ("watch", "", "secrets", Some("payments")),
+            ("get", "", "secrets", Some("flux-system")),
             ("list", "", "secrets", Some("flux-system")),
             (
                 "create",
