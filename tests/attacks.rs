@@ -2311,3 +2311,109 @@ fn rbac_confines_the_tenant_reconciler() {
         }
     }
 }
+
+/// "What the cluster needs to run this output" (docs/threat-model.md), the tenant part, as
+/// `trustc access` computes it from the generated RBAC: each tenant's reconciler holds exactly
+/// what the Flux operations trustc enables need under impersonation, in each of its
+/// namespaces, and nothing else.
+///
+/// - kustomize-controller apply with server-side apply and prune, on every allowed kind:
+///   get (dry-run, drift), create/update/patch (SSA apply; Helm's create and three-way
+///   update), delete (prune, uninstall), list/watch (health checks' status readers);
+/// - helm-controller (a tenant allowed HelmRelease): Helm's storage Secrets get/list/create/
+///   update/delete (helm/helm v4.2.4 `pkg/storage/driver/secrets.go`), and the wait's status
+///   readers: list/get ReplicaSets of a Deployment, Pods of a ReplicaSet/StatefulSet/Job
+///   (helm-controller v1.6.3 `internal/action/wait.go`, fluxcd/cli-utils
+///   `pkg/kstatus/polling/statusreaders`).
+#[test]
+fn each_tenant_holds_exactly_what_its_flux_operations_need() {
+    const APPLY: &[&str] = &[
+        "get", "list", "watch", "create", "update", "patch", "delete",
+    ];
+    const HELM_STORAGE: &[(&str, &str, &[&str])] = &[
+        (
+            "",
+            "secrets",
+            &["get", "list", "create", "update", "delete"],
+        ),
+        ("", "pods", &["get", "list"]),
+        ("apps", "replicasets", &["get", "list"]),
+    ];
+    let tenants: [(&str, &[&str], &[(&str, &str)]); 2] = [
+        (
+            "payments",
+            &["payments"],
+            &[
+                ("apps", "deployments"),
+                ("apps", "statefulsets"),
+                ("", "services"),
+                ("", "configmaps"),
+                ("helm.toolkit.fluxcd.io", "helmreleases"),
+                ("monitoring.coreos.com", "servicemonitors"),
+            ],
+        ),
+        (
+            "shop",
+            &["shop", "shop-web"],
+            &[
+                ("apps", "deployments"),
+                ("", "services"),
+                ("helm.toolkit.fluxcd.io", "helmreleases"),
+            ],
+        ),
+    ];
+    for engine in ENGINES {
+        let m = &generated(engine).rbac;
+        for (name, namespaces, kinds) in tenants {
+            let home = namespaces[0];
+            let sa = Subject::service_account(home, &format!("{name}-reconciler"));
+            let analysis = m.grants_of(&sa);
+            assert!(
+                analysis.unknown.is_empty(),
+                "{engine}: {name}: {:?}",
+                analysis.unknown
+            );
+            let held: BTreeSet<(String, String, String, String)> = analysis
+                .grants
+                .iter()
+                .map(|g| {
+                    (
+                        g.namespace.clone().unwrap_or_else(|| "<cluster>".into()),
+                        g.api_group.clone(),
+                        g.resource.clone(),
+                        g.verb.clone(),
+                    )
+                })
+                .collect();
+            let mut needed = BTreeSet::new();
+            for ns in namespaces {
+                for (group, resource) in kinds {
+                    for verb in APPLY {
+                        needed.insert((
+                            ns.to_string(),
+                            group.to_string(),
+                            resource.to_string(),
+                            verb.to_string(),
+                        ));
+                    }
+                }
+                for (group, resource, verbs) in HELM_STORAGE {
+                    for verb in *verbs {
+                        needed.insert((
+                            ns.to_string(),
+                            group.to_string(),
+                            resource.to_string(),
+                            verb.to_string(),
+                        ));
+                    }
+                }
+            }
+            let extra: Vec<_> = held.difference(&needed).collect();
+            let missing: Vec<_> = needed.difference(&held).collect();
+            assert!(
+                extra.is_empty() && missing.is_empty(),
+                "{engine}: {name}: holds more than its operations need: {extra:?}; lacks: {missing:?}"
+            );
+        }
+    }
+}

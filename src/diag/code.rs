@@ -109,6 +109,8 @@ codes! {
     SignaturesNeedKyverno = "TC1040", "signatures-need-kyverno", Warning;
     UnusedSigner = "TC1041", "unused-signer", Warning;
     SharedDeployKey = "TC1042", "shared-deploy-key", Error;
+    DeprecatedClusterPolicy = "TC1090", "deprecated-cluster-policy", Warning;
+    TlogWithoutSignatures = "TC1091", "tlog-without-signatures", Warning;
 
     TemplateError = "TC2001", "template-error", Error;
     MalformedManifest = "TC2002", "malformed-manifest", Error;

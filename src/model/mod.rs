@@ -62,6 +62,9 @@ pub struct Policy {
     pub engine: Engine,
     pub kyverno_version: String,
     pub environments: Vec<Env>,
+    /// The output directory as the Flux source sees it (repository-relative, no `./`): the
+    /// entry-point Kustomization applies `./<generated_path>/<env>`.
+    pub generated_path: String,
 }
 
 #[derive(Clone, Debug, Serialize)]

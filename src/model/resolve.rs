@@ -285,6 +285,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
         engine,
         kyverno_version,
         environments,
+        generated_path: "generated".to_string(),
     }
 }
 
