@@ -2339,7 +2339,9 @@ fn each_tenant_holds_exactly_what_its_flux_operations_need() {
         ("", "pods", &["get", "list"]),
         ("apps", "replicasets", &["get", "list"]),
     ];
-    let tenants: [(&str, &[&str], &[(&str, &str)]); 2] = [
+    /// (tenant, its namespaces, (group, resource) of its allowed kinds).
+    type TenantKinds<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+    let tenants: [TenantKinds<'_>; 2] = [
         (
             "payments",
             &["payments"],
