@@ -2419,3 +2419,49 @@ fn each_tenant_holds_exactly_what_its_flux_operations_need() {
         }
     }
 }
+
+/// The Helm storage Secret fixture is what Helm writes: `data.release` is base64 of Helm's
+/// `encodeRelease` (base64 of gzip of the release JSON, helm/helm v4.2.4
+/// `pkg/storage/driver/util.go`), the release's name, version and namespace match the Secret's
+/// name and labels (`pkg/storage/driver/secrets.go` `newSecretsObject`, `pkg/storage/storage.go`
+/// `makeKey`), and its manifest was rendered by `helm`.
+#[test]
+fn helm_storage_fixture_is_in_helms_encoding() {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let secret = helm_secret();
+    assert_eq!(secret["type"], "helm.sh/release.v1");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let encoded = b64
+        .decode(secret["data"]["release"].as_str().expect("data.release"))
+        .expect("Kubernetes base64 of data.release");
+    let gz = b64.decode(&encoded).expect("Helm's base64 (encodeRelease)");
+    assert_eq!(
+        &gz[..3],
+        &[0x1f, 0x8b, 0x08],
+        "Helm's gzip magic (util.go magicGzip)"
+    );
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut json)
+        .expect("gzip");
+    let release: Value = serde_json::from_str(&json).expect("release JSON");
+    let name = release["name"].as_str().expect("name");
+    let version = release["version"].as_u64().expect("version");
+    assert_eq!(
+        secret["metadata"]["name"],
+        format!("sh.helm.release.v1.{name}.v{version}")
+    );
+    assert_eq!(secret["metadata"]["namespace"], release["namespace"]);
+    let labels = &secret["metadata"]["labels"];
+    assert_eq!(labels["name"], name);
+    assert_eq!(labels["owner"], "helm");
+    assert_eq!(labels["version"], version.to_string());
+    assert_eq!(labels["status"], release["info"]["status"]);
+    assert!(
+        release["manifest"]
+            .as_str()
+            .is_some_and(|m| m.contains("# Source: payments-api/templates/")),
+        "the manifest is helm template output"
+    );
+}
