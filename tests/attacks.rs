@@ -2262,12 +2262,23 @@ fn rbac_confines_the_tenant_reconciler() {
             payments.is_empty(),
             "{engine}: {payments:?} can create ClusterRoleBindings"
         );
-        // Not vacuous: the platform tier can.
+        // Not vacuous: the platform tier can, and (issue 7 item 12) may bind and create
+        // roles it does not hold itself: without `bind`/`escalate` the API server refuses
+        // every binding or role granting more than the platform reconciler holds.
         assert!(
             crb.grants.iter().any(|g| g.subject == platform_sa),
             "{engine}: the platform reconciler creates ClusterRoleBindings: {:?}",
             crb.grants
         );
+        for verb in ["bind", "escalate"] {
+            assert!(
+                m.who_can(verb, RBAC, "clusterroles", None)
+                    .grants
+                    .iter()
+                    .any(|g| g.subject == platform_sa),
+                "{engine}: the platform reconciler may {verb} clusterroles"
+            );
+        }
         assert!(
             holds("create", "apps", "deployments", Some("payments")),
             "{engine}"
