@@ -40,13 +40,25 @@ repository = "ssh://git@github.com/example/shop-manifests.git"
 path = "./clusters/{env}/shop"
 environments = ["staging", "production"]
 signers = ["bob"]
-registries = ["internal"]
+registries = ["internal", "ghcr"]
 allowed_kinds = ["apps/Deployment", "Service", "helm.toolkit.fluxcd.io/HelmRelease"]
 
 [[tenants.shop.charts]]
 name = "storefront"
 repository = "https://charts.example.com/charts"
 version = ">=1.0.0 <2.0.0"
+
+[[tenants.shop.charts]]
+name = "storefront-oci"
+repository = "oci://ghcr.io/example/charts/storefront"
+version = ">=1.0.0 <2.0.0"
+
+[registries.ghcr]
+host = "ghcr.io"
+
+[registries.ghcr.keyless]
+issuer = "https://token.actions.githubusercontent.com"
+subject = '^https://github\.com/example/storefront/\.github/workflows/release\.yml@refs/heads/main$'
 "#;
 const SHOP_SA: &str = "system:serviceaccount:shop:shop-reconciler";
 
@@ -2205,6 +2217,15 @@ fn assert_image_policies(g: &Generated) {
         );
         let mut text = String::new();
         strings_of(doc, &mut text);
+        if name.ends_with("-ghcr") {
+            // The shop tenant's keyless registry: its exact issuer.
+            assert!(
+                text.contains("https://token.actions.githubusercontent.com"),
+                "{}: {name} names the keyless issuer",
+                g.engine
+            );
+            continue;
+        }
         assert!(
             text.contains(REGISTRY),
             "{}: {name} names {REGISTRY}",
@@ -2475,4 +2496,40 @@ fn helm_storage_fixture_is_in_helms_encoding() {
             .is_some_and(|m| m.contains("# Source: payments-api/templates/")),
         "the manifest is helm template output"
     );
+}
+
+/// Keyless identities compare the issuer exactly: Flux's `matchOIDCIdentity` takes regular
+/// expressions, so trustc escapes and anchors the spec's issuer; a look-alike issuer does not
+/// match (issue 8 item 9).
+#[test]
+fn keyless_issuer_matches_exactly() {
+    for engine in ENGINES {
+        let g = generated(engine);
+        let oci = g
+            .shop
+            .iter()
+            .find(|d| d["kind"] == "OCIRepository" && d["metadata"]["name"] == "storefront-oci")
+            .unwrap_or_else(|| panic!("{engine}: no storefront-oci OCIRepository"));
+        let identity = &oci["spec"]["verify"]["matchOIDCIdentity"][0];
+        let issuer = regex::Regex::new(identity["issuer"].as_str().unwrap()).unwrap();
+        let subject = regex::Regex::new(identity["subject"].as_str().unwrap()).unwrap();
+        assert!(issuer.is_match("https://token.actions.githubusercontent.com"));
+        for evil in [
+            "https://token.actions.githubusercontent.com.evil.io",
+            "https://tokenXactions.githubusercontent.com",
+            "https://evil.io/https://token.actions.githubusercontent.com",
+            "https://token.actions.githubusercontent.com@evil.io",
+        ] {
+            assert!(!issuer.is_match(evil), "{engine}: issuer matches {evil}");
+        }
+        let main =
+            "https://github.com/example/storefront/.github/workflows/release.yml@refs/heads/main";
+        assert!(subject.is_match(main));
+        for evil in [
+            "https://github.com/example/storefront/.github/workflows/release.yml@refs/heads/main-evil",
+            "https://github.com/evil/x/https://github.com/example/storefront/.github/workflows/release.yml@refs/heads/main",
+        ] {
+            assert!(!subject.is_match(evil), "{engine}: subject matches {evil}");
+        }
+    }
 }

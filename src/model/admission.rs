@@ -207,7 +207,7 @@ pub(crate) fn policies(
                 "this kind is not in the tenant's allowed_kinds",
             ),
             check(
-                format!("request.kind.group != '' || request.kind.kind != 'Secret' || 'Secret' in {allowed}[request.userInfo.username] || (variables.subject.type == '{HELM_SECRET_TYPE}' && variables.subject.metadata.name.startsWith('{HELM_SECRET_PREFIX}'))"),
+                format!("request.kind.group != '' || request.kind.kind != 'Secret' || 'Secret' in {allowed}[request.userInfo.username] || (has(variables.subject.type) && variables.subject.type == '{HELM_SECRET_TYPE}' && variables.subject.metadata.name.startsWith('{HELM_SECRET_PREFIX}'))"),
                 "without allow_secrets a tenant may only write Helm's release Secrets (type helm.sh/release.v1, name sh.helm.release.v1.<release>.v<n>)",
             ),
         ],

@@ -469,3 +469,44 @@ fn merge_rules(rules: &mut Vec<RbacRule>) {
             }),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{kyverno_cel_default, syncs};
+
+    #[test]
+    fn cel_engine_is_the_default_from_kyverno_1_17() {
+        assert!(!kyverno_cel_default("1.16"));
+        assert!(kyverno_cel_default("1.17"));
+        assert!(kyverno_cel_default("1.19"));
+    }
+
+    #[test]
+    fn one_kustomization_per_namespace() {
+        let one = syncs("shop", &["shop".into()], "./clusters/prod/shop");
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].path, "./clusters/prod/shop");
+        let two = syncs(
+            "shop",
+            &["shop".into(), "shop-web".into()],
+            "./clusters/prod/shop/",
+        );
+        let got: Vec<(&str, &str, &str)> = two
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.path.as_str(),
+                    s.target_namespace.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("shop", "./clusters/prod/shop/shop", "shop"),
+                ("shop-shop-web", "./clusters/prod/shop/shop-web", "shop-web"),
+            ]
+        );
+    }
+}
