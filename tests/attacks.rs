@@ -2243,11 +2243,45 @@ fn assert_image_policies(g: &Generated) {
                         assert_eq!(v["failureAction"], "Enforce", "{}: {name}", g.engine);
                     }
                 }
+                let rule = doc["spec"]["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| r["name"] == "verify-internal")
+                    .expect("rule verify-internal");
+                let internal = &rule["verifyImages"][0]["attestors"][0]["entries"][0]["keys"];
+                assert_eq!(
+                    internal["rekor"]["ignoreTlog"], true,
+                    "{}: {name}: tlog = false",
+                    g.engine
+                );
+                assert!(
+                    !doc["spec"]["webhookConfiguration"]["matchConditions"]
+                        .as_array()
+                        .unwrap()
+                        .is_empty(),
+                    "{}: {name}: webhook matchConditions",
+                    g.engine
+                );
             }
             Some("ImageValidatingPolicy") => {
                 assert!(
                     strings(&doc["spec"]["validationActions"], name).contains(&"Deny".into()),
                     "{}: {name} denies",
+                    g.engine
+                );
+                // Issue 7 item 17: init and ephemeral containers are verified too, and the
+                // example's `tlog = false` reaches the cosign attestor.
+                for list in [
+                    "images.containers",
+                    "images.initContainers",
+                    "images.ephemeralContainers",
+                ] {
+                    assert!(text.contains(list), "{}: {name} verifies {list}", g.engine);
+                }
+                assert_eq!(
+                    doc["spec"]["attestors"][0]["cosign"]["ctlog"]["insecureIgnoreTlog"], true,
+                    "{}: {name}: tlog = false",
                     g.engine
                 );
             }
