@@ -2567,3 +2567,94 @@ fn keyless_issuer_matches_exactly() {
         }
     }
 }
+
+/// Issue 7 item 14: the wiring README.md and docs/threat-model.md document, built with the
+/// real `kubectl kustomize` over the real Flux v2.9.4 install (`../shared/upstream/flux-2.9`):
+/// the entry point `trustc-production` applies `./generated/production` and names a service
+/// account (under `--default-service-account=default` one without applies nothing). Skips when
+/// the shared directory or kubectl is missing.
+#[test]
+fn documented_wiring_builds_over_the_real_flux_install() {
+    let shared = std::env::var_os("TRUSTC_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared"));
+    let install = shared.join("upstream/flux-2.9/install.yaml");
+    let tools = shared.join("tools/get-kube-tools");
+    if !install.is_file() || !tools.is_file() {
+        println!(
+            "SKIPPED: needs {} and {}",
+            install.display(),
+            tools.display()
+        );
+        return;
+    }
+    let kubectl = match std::process::Command::new("bash")
+        .arg(&tools)
+        .arg("--kubectl")
+        .output()
+    {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => {
+            println!("SKIPPED: get-kube-tools could not provide kubectl");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fs = dir.path().join("clusters/production/flux-system");
+    std::fs::create_dir_all(&fs).unwrap();
+    std::fs::copy(&install, fs.join("gotk-components.yaml")).unwrap();
+    let out = dir.path().join("generated");
+    let code = trustc::cli::run([
+        "trustc",
+        "generate",
+        "--spec",
+        &root().join("policy-spec/trust.toml").display().to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(code, 0);
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let block = readme
+        .split("```yaml\n")
+        .skip(1)
+        .find(|b| b.contains("flux-system-sync"))
+        .and_then(|b| b.split("```").next())
+        .expect("README documents the wiring in a yaml block");
+    std::fs::write(
+        fs.join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n{}",
+            block.replace("- gotk-sync.yaml\n", "")
+        ),
+    )
+    .unwrap();
+    let built = std::process::Command::new(&kubectl)
+        .arg("kustomize")
+        .arg(&fs)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "kubectl kustomize: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let docs = trustc::verify::parse_documents(&String::from_utf8_lossy(&built.stdout)).unwrap();
+    let sync = docs
+        .iter()
+        .find(|d| d["kind"] == "Kustomization" && d["metadata"]["name"] == "trustc-production")
+        .expect("the entry point is built");
+    assert_eq!(sync["metadata"]["namespace"], "flux-system");
+    assert_eq!(sync["spec"]["path"], "./generated/production");
+    assert_eq!(sync["spec"]["serviceAccountName"], "kustomize-controller");
+    // The service account it names exists in the install and is what Flux binds cluster-admin.
+    assert!(docs.iter().any(|d| d["kind"] == "ServiceAccount"
+        && d["metadata"]["name"] == "kustomize-controller"
+        && d["metadata"]["namespace"] == "flux-system"));
+    assert!(docs.iter().any(|d| {
+        d["kind"] == "ClusterRoleBinding"
+            && d["roleRef"]["name"] == "cluster-admin"
+            && d["subjects"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|x| x["name"] == "kustomize-controller"))
+    }));
+}
