@@ -30,6 +30,38 @@ use crate::support::root;
 
 const ENGINES: [&str; 3] = ["kyverno", "kyverno-cel", "vap"];
 
+/// A second tenant appended to the example spec: several namespaces (issue 7 item 10: each
+/// reachable through its own Kustomization, each confined) and a chart repository over HTTPS
+/// whose path the allow-list must respect (issue 8 item 9).
+const SHOP_TENANT: &str = r#"
+[tenants.shop]
+namespaces = ["shop", "shop-web"]
+repository = "ssh://git@github.com/example/shop-manifests.git"
+path = "./clusters/{env}/shop"
+environments = ["staging", "production"]
+signers = ["bob"]
+registries = ["internal", "ghcr"]
+allowed_kinds = ["apps/Deployment", "Service", "helm.toolkit.fluxcd.io/HelmRelease"]
+
+[[tenants.shop.charts]]
+name = "storefront"
+repository = "https://charts.example.com/charts"
+version = ">=1.0.0 <2.0.0"
+
+[[tenants.shop.charts]]
+name = "storefront-oci"
+repository = "oci://ghcr.io/example/charts/storefront"
+version = ">=1.0.0 <2.0.0"
+
+[registries.ghcr]
+host = "ghcr.io"
+
+[registries.ghcr.keyless]
+issuer = "https://token.actions.githubusercontent.com"
+subject = '^https://github\.com/example/storefront/\.github/workflows/release\.yml@refs/heads/main$'
+"#;
+const SHOP_SA: &str = "system:serviceaccount:shop:shop-reconciler";
+
 /// The tenant's reconciler: what Flux impersonates for everything in the tenant repository
 /// (the kustomize-controller for manifests, the helm-controller for a HelmRelease's output).
 const TENANT_SA: &str = "system:serviceaccount:payments:payments-reconciler";
@@ -57,10 +89,13 @@ const M_KIND: &str = "not in the tenant's allowed_kinds";
 const M_SA: &str = "spec.serviceAccountName must be the tenant's reconciler service account";
 const M_FORCE: &str = "spec.force is not allowed";
 const M_KUBECONFIG: &str = "spec.kubeConfig is not allowed";
-const M_DECRYPTION: &str = "spec.decryption.serviceAccountName is not allowed";
+const M_DECRYPTION: &str =
+    "spec.decryption.serviceAccountName, when set, must be the tenant's reconciler service account";
 const M_KS_SOURCE: &str = "Kustomization must take its source from its own namespace";
 const M_HR_CHART: &str = "HelmRelease must take its chart from its own namespace";
-const M_TARGET: &str = "spec.targetNamespace must be the object's own namespace";
+const M_TARGET: &str = "spec.targetNamespace must be one of the tenant's namespaces";
+const M_STORAGE: &str = "spec.storageNamespace must be one of the tenant's namespaces";
+const M_HELM_SECRET: &str = "without allow_secrets a tenant may only write Helm's release Secrets";
 const M_GIT_URL: &str = "GitRepository may only point at the tenant's own repository";
 const M_GIT_VERIFY: &str = "GitRepository must verify commit signatures";
 const M_OCI_REGISTRY: &str = "OCIRepository may only use the tenant's registries";
@@ -74,7 +109,16 @@ const M_HOST_PATH: &str = "hostPath volumes are not allowed";
 const M_HOST_PORT: &str = "host ports are not allowed";
 const M_NON_ROOT: &str = "pods must run as non-root";
 const M_CAPS: &str = "containers may add no capability but NET_BIND_SERVICE";
-const M_SECCOMP: &str = "seccompProfile Unconfined is not allowed";
+const M_SECCOMP: &str = "seccompProfile must be RuntimeDefault or Localhost";
+const M_DROP: &str = "containers must drop ALL capabilities";
+const M_VOLUMES: &str = "volumes may only be configMap, csi, downwardAPI";
+const M_RUN_AS_USER: &str = "runAsUser: 0 (root) is not allowed";
+const M_SELINUX: &str = "seLinuxOptions may not set user or role";
+const M_PROC_MOUNT: &str = "procMount must be Default";
+const M_APPARMOR: &str = "AppArmor profiles must be RuntimeDefault or Localhost";
+const M_SYSCTLS: &str = "only the sysctls Pod Security allows are allowed";
+const M_HOST_PROCESS: &str = "Windows hostProcess containers are not allowed";
+const M_PROBE_HOST: &str = "probes and lifecycle handlers may not set a host";
 const M_HELM_REPO: &str = "HelmRepository may only use the tenant's chart repositories";
 
 /// Validations no attack can isolate, with the reason: (policy, message substring, why).
@@ -103,6 +147,9 @@ struct Generated {
     image_policies: Vec<Value>,
     /// Every object of `<out>/production/tenants/payments/*.yaml` (kustomization.yaml aside).
     tenant: Vec<Value>,
+    /// Every object of `<out>/production/tenants/shop/*.yaml`: the second tenant, with two
+    /// namespaces and a chart repository over HTTPS (`SHOP_TENANT`).
+    shop: Vec<Value>,
     /// The RBAC of `<out>/production`.
     rbac: Manifests,
     /// The emitted Kyverno CLI test of `production/payments`: (Test, resources, username).
@@ -131,10 +178,14 @@ fn generate(engine: &'static str) -> Generated {
     }
     let text = std::fs::read_to_string(root().join("policy-spec/trust.toml")).unwrap();
     assert!(
-        text.contains("engine = \"kyverno\""),
-        "policy-spec/trust.toml no longer says `engine = \"kyverno\"`"
+        text.contains("engine = \"kyverno-cel\""),
+        "policy-spec/trust.toml no longer says `engine = \"kyverno-cel\"`"
     );
-    let text = text.replacen("engine = \"kyverno\"", &format!("engine = \"{engine}\""), 1);
+    let text = text.replacen(
+        "engine = \"kyverno-cel\"",
+        &format!("engine = \"{engine}\""),
+        1,
+    ) + SHOP_TENANT;
     let spec = spec_dir.join("trust.toml");
     std::fs::write(&spec, text).unwrap();
     let out = dir.path().join("out");
@@ -150,6 +201,10 @@ fn generate(engine: &'static str) -> Generated {
     let prod = out.join("production");
     let (policies, image_policies) = read_policies(engine, &prod.join("policies"));
     let tenant = read_objects(&prod.join("tenants/payments"))
+        .into_iter()
+        .map(|(_, doc)| doc)
+        .collect();
+    let shop = read_objects(&prod.join("tenants/shop"))
         .into_iter()
         .map(|(_, doc)| doc)
         .collect();
@@ -172,6 +227,7 @@ fn generate(engine: &'static str) -> Generated {
         policies,
         image_policies,
         tenant,
+        shop,
         rbac,
     }
 }
@@ -368,12 +424,36 @@ fn read_policies(engine: &str, dir: &Path) -> (Vec<Policy>, Vec<Value>) {
 fn kyverno_policies(doc: &Value, what: &str) -> Vec<Policy> {
     let name = string(&doc["metadata"]["name"], what);
     let spec = &doc["spec"];
-    only_keys(spec, &["background", "rules", "failurePolicy"], what);
+    only_keys(
+        spec,
+        &[
+            "background",
+            "rules",
+            "failurePolicy",
+            "webhookConfiguration",
+        ],
+        what,
+    );
     if let Some(fp) = spec.get("failurePolicy") {
         assert_eq!(fp, "Fail", "{what}: failurePolicy");
     }
     let rules = spec["rules"].as_array().expect("rules");
     let several = rules.len() > 1;
+    // Issue 7 item 16: the API server evaluates these before calling Kyverno, so the policy's
+    // webhook sees only the requests its celPreconditions select (a policy matching every
+    // kind must not register a catch-all webhook). They must be exactly those preconditions.
+    let webhook = spec
+        .get("webhookConfiguration")
+        .unwrap_or_else(|| panic!("{what}: no webhookConfiguration.matchConditions"));
+    only_keys(webhook, &["matchConditions"], what);
+    let offloaded = named_list(webhook.get("matchConditions"), what);
+    assert!(!offloaded.is_empty(), "{what}: no webhook matchConditions");
+    assert!(!several, "{what}: one rule per CEL policy");
+    assert_eq!(
+        offloaded,
+        named_list(rules[0].get("celPreconditions"), what),
+        "{what}: webhook matchConditions differ from the rule's celPreconditions"
+    );
     rules
         .iter()
         .map(|rule| {
@@ -837,6 +917,12 @@ fn foreign(kind: &str) -> Value {
     fixture("foreign.yaml", kind)
 }
 
+/// Helm's storage Secret of the tenant's release, in Helm's own format
+/// (`tests/fixtures/attacks/make-helm-release-secret.py` cites the source).
+fn helm_secret() -> Value {
+    fixture("helm-release-secret.yaml", "Secret")
+}
+
 /// The object of `apiVersion`'s group and `kind` trustc generated for the tenant.
 fn tenant(g: &Generated, group: &str, kind: &str) -> Value {
     let mut found = g.tenant.iter().filter(|d| {
@@ -956,11 +1042,43 @@ fn attacks(g: &Generated) -> Vec<Case> {
     );
 
     // Adversary 3: kinds outside allowed_kinds, namespaces outside the tenant's.
+    // payments may deploy HelmReleases: only Helm's storage Secrets get through, not this one.
     add(
         "tenant-creates-a-secret",
         "3",
         Request::create(TENANT_SA, foreign("Secret")),
-        &[(KINDS, M_KIND)],
+        &[(KINDS, M_HELM_SECRET)],
+    );
+    add(
+        "tenant-creates-an-opaque-secret-named-like-helm-storage",
+        "3",
+        Request::create(
+            TENANT_SA,
+            edited(helm_secret(), |s| set(s, "/type", json!("Opaque"))),
+        ),
+        &[(KINDS, M_HELM_SECRET)],
+    );
+    add(
+        "tenant-creates-a-helm-typed-secret-not-named-like-storage",
+        "3",
+        Request::create(
+            TENANT_SA,
+            edited(helm_secret(), |s| {
+                set(s, "/metadata/name", json!("payments-git-auth"))
+            }),
+        ),
+        &[(KINDS, M_HELM_SECRET)],
+    );
+    add(
+        "tenant-deletes-the-deploy-key",
+        "2/3",
+        Request::delete(
+            TENANT_SA,
+            edited(foreign("Secret"), |s| {
+                set(s, "/metadata/name", json!("payments-git-auth"))
+            }),
+        ),
+        &[(KINDS, M_HELM_SECRET)],
     );
     add(
         "tenant-creates-a-network-policy",
@@ -1046,7 +1164,7 @@ fn attacks(g: &Generated) -> Vec<Case> {
     }
 
     // Adversary 3 through a HelmRelease (an allowed kind).
-    let hr_attacks: [Variant; 5] = [
+    let hr_attacks: [Variant; 6] = [
         ("helm-release-without-service-account", M_SA, |h| {
             del(h, "/spec/serviceAccountName");
         }),
@@ -1076,6 +1194,9 @@ fn attacks(g: &Generated) -> Vec<Case> {
         ("helm-release-target-kube-system", M_TARGET, |h| {
             set(h, "/spec/targetNamespace", json!("kube-system"));
         }),
+        ("helm-release-storage-in-flux-system", M_STORAGE, |h| {
+            set(h, "/spec/storageNamespace", json!("flux-system"));
+        }),
     ];
     for (id, message, change) in hr_attacks {
         add(
@@ -1088,7 +1209,7 @@ fn attacks(g: &Generated) -> Vec<Case> {
 
     // Adversary 4: HelmRelease values injection; the helm-controller applies the rendered
     // Deployment as the tenant's reconciler.
-    let pod_attacks: [PodVariant; 10] = [
+    let pod_attacks: [PodVariant; 24] = [
         ("values-privileged", &[M_PRIVILEGED, M_ESCALATION], |d| {
             // The API server refuses privileged with allowPrivilegeEscalation: false.
             del(
@@ -1109,7 +1230,7 @@ fn attacks(g: &Generated) -> Vec<Case> {
                     d,
                     &format!("{POD_SPEC}/initContainers"),
                     json!([{"name": "setup", "image": "registry.internal.example.com/payments-api:v1.2.3",
-                        "securityContext": {"privileged": true}}]),
+                        "securityContext": {"privileged": true, "capabilities": {"drop": ["ALL"]}}}]),
                 );
             },
         ),
@@ -1144,8 +1265,8 @@ fn attacks(g: &Generated) -> Vec<Case> {
         ("values-add-sys-admin", &[M_CAPS], |d| {
             set(
                 d,
-                &format!("{CONTAINER}/securityContext/capabilities"),
-                json!({"add": ["SYS_ADMIN"]}),
+                &format!("{CONTAINER}/securityContext/capabilities/add"),
+                json!(["SYS_ADMIN"]),
             );
         }),
         ("values-seccomp-unconfined", &[M_SECCOMP], |d| {
@@ -1157,6 +1278,102 @@ fn attacks(g: &Generated) -> Vec<Case> {
         }),
         ("values-run-as-root", &[M_NON_ROOT], |d| {
             del(d, &format!("{POD_SPEC}/securityContext/runAsNonRoot"));
+        }),
+        // Issue 7 item 11: what Pod Security `restricted` refuses at the ReplicaSet must be
+        // refused at apply time, each check of the profile by one attack.
+        ("deployment-without-seccomp-profile", &[M_SECCOMP], |d| {
+            del(d, &format!("{POD_SPEC}/securityContext/seccompProfile"));
+        }),
+        ("deployment-without-drop-all", &[M_DROP], |d| {
+            del(d, &format!("{CONTAINER}/securityContext/capabilities"));
+        }),
+        ("container-run-as-non-root-false", &[M_NON_ROOT], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/runAsNonRoot"),
+                json!(false),
+            );
+        }),
+        ("values-run-as-uid-0", &[M_RUN_AS_USER], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/runAsUser"),
+                json!(0),
+            );
+        }),
+        ("values-nfs-volume", &[M_VOLUMES], |d| {
+            set(
+                d,
+                &format!("{POD_SPEC}/volumes"),
+                json!([{"name": "data", "nfs": {"server": "nfs.example.com", "path": "/"}}]),
+            );
+        }),
+        ("values-selinux-user", &[M_SELINUX], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/seLinuxOptions"),
+                json!({"user": "system_u"}),
+            );
+        }),
+        ("values-selinux-spc-type", &[M_SELINUX], |d| {
+            set(
+                d,
+                &format!("{POD_SPEC}/securityContext/seLinuxOptions"),
+                json!({"type": "spc_t"}),
+            );
+        }),
+        ("values-proc-mount-unmasked", &[M_PROC_MOUNT], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/procMount"),
+                json!("Unmasked"),
+            );
+        }),
+        ("values-apparmor-unconfined", &[M_APPARMOR], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/appArmorProfile"),
+                json!({"type": "Unconfined"}),
+            );
+        }),
+        (
+            "values-apparmor-annotation-unconfined",
+            &[M_APPARMOR],
+            |d| {
+                set(
+                    d,
+                    "/spec/template/metadata/annotations",
+                    json!({"container.apparmor.security.beta.kubernetes.io/api": "unconfined"}),
+                );
+            },
+        ),
+        ("values-unsafe-sysctl", &[M_SYSCTLS], |d| {
+            set(
+                d,
+                &format!("{POD_SPEC}/securityContext/sysctls"),
+                json!([{"name": "kernel.msgmax", "value": "65536"}]),
+            );
+        }),
+        ("values-windows-host-process", &[M_HOST_PROCESS], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/securityContext/windowsOptions"),
+                json!({"hostProcess": true}),
+            );
+        }),
+        ("values-probe-on-another-host", &[M_PROBE_HOST], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/livenessProbe"),
+                json!({"httpGet": {"host": "169.254.169.254", "path": "/", "port": 80}}),
+            );
+        }),
+        ("values-pre-stop-on-another-host", &[M_PROBE_HOST], |d| {
+            set(
+                d,
+                &format!("{CONTAINER}/lifecycle/preStop/tcpSocket"),
+                json!({"host": "10.0.0.1", "port": 22}),
+            );
         }),
     ];
     for (id, messages, change) in pod_attacks {
@@ -1232,7 +1449,8 @@ fn attacks(g: &Generated) -> Vec<Case> {
                     d,
                     &format!("{POD_SPEC}/initContainers"),
                     json!([{"name": "setup", "image": "docker.io/evil/init:1.0.0",
-                            "securityContext": {"allowPrivilegeEscalation": false}}]),
+                            "securityContext": {"allowPrivilegeEscalation": false,
+                                "capabilities": {"drop": ["ALL"]}}}]),
                 );
             }),
         ),
@@ -1313,7 +1531,128 @@ fn attacks(g: &Generated) -> Vec<Case> {
         ),
         &[(SOURCES, M_GIT_URL)],
     );
+
+    // Issue 8 item 9: every allow-list compares what the value means, on a `/` boundary, so
+    // look-alike hosts, userinfo, ports and paths are refused.
+    for (i, image) in [
+        "registry.internal.example.com.evil.io/payments-api:v1.2.3",
+        "registry.internal.example.com:443evil/payments-api:v1.2.3",
+        "registry.internal.example.comevil/payments-api:v1.2.3",
+        "evil.io/registry.internal.example.com/payments-api:v1.2.3",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id: &'static str = format!("lookalike-image-{i}").leak();
+        let image = image.to_string();
+        let object = edited(deployment(), |d| {
+            set(d, &format!("{CONTAINER}/image"), json!(image));
+        });
+        add(
+            id,
+            "5",
+            Request::create(TENANT_SA, object),
+            &[(PODS, M_IMAGES)],
+        );
+    }
+    for (i, image) in [
+        "registry.internal.example.com.evil.io/payments-api",
+        "registry.internal.example.com@evil.io/payments-api",
+        "registry.internal.example.com:443evil/payments-api",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id: &'static str = format!("lookalike-image-repository-{i}").leak();
+        add(
+            id,
+            "5",
+            Request::create(
+                FLUX,
+                edited(image_repo(), |r| set(r, "/spec/image", json!(image))),
+            ),
+            &[(SOURCES, M_IMAGE_REPO)],
+        );
+    }
+    for (i, url) in [
+        "oci://registry.internal.example.com.evil.io/charts/payments-api",
+        "oci://registry.internal.example.com@evil.io/charts/payments-api",
+        "oci://registry.internal.example.com:443evil/charts/payments-api",
+        "oci://registry.internal.example.comevil/charts/payments-api",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id: &'static str = format!("lookalike-oci-repository-{i}").leak();
+        add(
+            id,
+            "5",
+            Request::create(FLUX, edited(oci(), |r| set(r, "/spec/url", json!(url)))),
+            &[(SOURCES, M_OCI_REGISTRY)],
+        );
+    }
+    let shop_helm_repo = |url: &str| {
+        json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": "storefront", "namespace": "shop"},
+            "spec": {"interval": "10m", "url": url}
+        })
+    };
+    for (i, url) in [
+        "https://charts.example.com/charts-evil",
+        "https://charts.example.com/chartsevil/storefront",
+        "https://charts.example.com.evil.io/charts",
+        "https://charts.example.com@evil.io/charts",
+        "https://charts.example.com:443evil/charts",
+        "https://evil.io/https://charts.example.com/charts",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id: &'static str = format!("lookalike-helm-repository-{i}").leak();
+        add(
+            id,
+            "5",
+            Request::create(FLUX, shop_helm_repo(url)),
+            &[(SOURCES, M_HELM_REPO)],
+        );
+    }
+
+    // Issue 7 item 10: a tenant with several namespaces stays inside them.
+    add(
+        "shop-deploys-into-payments",
+        "3",
+        Request::create(
+            SHOP_SA,
+            edited(deployment(), |d| {
+                set(d, "/metadata/namespace", json!("payments"))
+            }),
+        ),
+        &[(KINDS, M_OWN_NS)],
+    );
+    let shop_ks = shop_kustomization(g, "shop-shop-web");
+    add(
+        "shop-kustomization-targets-payments",
+        "3",
+        Request::create(
+            FLUX,
+            edited(shop_ks, |k| {
+                set(k, "/spec/targetNamespace", json!("payments"))
+            }),
+        ),
+        &[(RECON, M_TARGET)],
+    );
     cases
+}
+
+/// The generated Kustomization `name` of the shop tenant.
+fn shop_kustomization(g: &Generated, name: &str) -> Value {
+    g.shop
+        .iter()
+        .find(|d| d["kind"] == "Kustomization" && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{}: no generated shop Kustomization {name}", g.engine))
+        .clone()
 }
 
 /// Legitimate changes: allowed by every policy.
@@ -1389,18 +1728,146 @@ fn legitimate(g: &Generated) -> Vec<Case> {
         &[PODS],
         Request::create(RS_CONTROLLER, pod_of(&deployment)),
     );
-    // Everything trustc generates for the tenant (its Kustomization and GitRepository among
+    // Issue 7 item 9: helm-controller, as the tenant's reconciler, keeps the release in Helm's
+    // storage Secret (a real one: tests/fixtures/attacks/make-helm-release-secret.py).
+    let storage = helm_secret();
+    add(
+        "helm-creates-its-release-secret",
+        &[KINDS],
+        Request::create(TENANT_SA, storage.clone()),
+    );
+    add(
+        "helm-updates-its-release-secret",
+        &[KINDS],
+        Request::update(
+            TENANT_SA,
+            storage.clone(),
+            edited(storage.clone(), |s| {
+                set(s, "/metadata/labels/status", json!("superseded"))
+            }),
+        ),
+    );
+    add(
+        "helm-deletes-its-release-secret",
+        &[KINDS],
+        Request::delete(TENANT_SA, storage.clone()),
+    );
+    add(
+        "tenant-helm-release-with-storage-and-target-namespace",
+        &[KINDS, RECON],
+        Request::create(
+            TENANT_SA,
+            edited(legit("HelmRelease"), |h| {
+                set(h, "/spec/storageNamespace", json!("payments"));
+                set(h, "/spec/targetNamespace", json!("payments"));
+            }),
+        ),
+    );
+    // Issue 7 item 13: SOPS decryption as the tenant's own service account.
+    let sops = edited(
+        tenant(g, "kustomize.toolkit.fluxcd.io", "Kustomization"),
+        |k| {
+            set(k, "/spec/decryption/provider", json!("sops"));
+            set(
+                k,
+                "/spec/decryption/serviceAccountName",
+                json!("payments-reconciler"),
+            );
+        },
+    );
+    add(
+        "developer-sops-kustomization-with-the-tenant-service-account",
+        &[RECON],
+        Request::create(DEVELOPER, sops.clone()),
+    );
+    add(
+        "flux-applies-a-sops-kustomization-with-age-key",
+        &[RECON],
+        Request::create(
+            FLUX,
+            edited(sops, |k| {
+                del(k, "/spec/decryption/serviceAccountName");
+                set(k, "/spec/decryption/secretRef/name", json!("sops-age"));
+            }),
+        ),
+    );
+    // Pod Security 1.35+ relaxes runAsNonRoot/runAsUser/procMount for user-namespaced pods
+    // (`hostUsers: false`): so does the policy.
+    add(
+        "tenant-deploys-a-user-namespaced-pod-running-as-uid-0",
+        &[KINDS, PODS],
+        Request::create(
+            TENANT_SA,
+            edited(deployment.clone(), |d| {
+                set(d, &format!("{POD_SPEC}/hostUsers"), json!(false));
+                del(d, &format!("{POD_SPEC}/securityContext/runAsNonRoot"));
+                set(
+                    d,
+                    &format!("{POD_SPEC}/securityContext/runAsUser"),
+                    json!(0),
+                );
+            }),
+        ),
+    );
+    // Issue 7 item 10: the tenant with two namespaces works in each.
+    for ns in ["shop", "shop-web"] {
+        add(
+            format!("shop-deploys-into-{ns}").leak(),
+            &[KINDS, PODS],
+            Request::create(
+                SHOP_SA,
+                edited(deployment.clone(), |d| {
+                    set(d, "/metadata/namespace", json!(ns))
+                }),
+            ),
+        );
+        add(
+            format!("shop-helm-stores-its-release-in-{ns}").leak(),
+            &[KINDS],
+            Request::create(
+                SHOP_SA,
+                edited(helm_secret(), |s| set(s, "/metadata/namespace", json!(ns))),
+            ),
+        );
+    }
+    add(
+        "shop-helm-repository-below-the-chart-repository",
+        &[SOURCES],
+        Request::create(
+            FLUX,
+            json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "HelmRepository",
+                "metadata": {"name": "storefront-stable", "namespace": "shop"},
+                "spec": {"interval": "10m", "url": "https://charts.example.com/charts/stable"}
+            }),
+        ),
+    );
+    let targets: BTreeSet<&str> = g
+        .shop
+        .iter()
+        .filter(|d| d["kind"] == "Kustomization")
+        .map(|d| d["spec"]["targetNamespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        BTreeSet::from(["shop", "shop-web"]),
+        "{}: one Kustomization per shop namespace",
+        g.engine
+    );
+    // Everything trustc generates for the tenants (Kustomizations and GitRepositories among
     // them), applied by the Flux bootstrap identity.
-    for doc in &g.tenant {
+    for doc in g.tenant.iter().chain(&g.shop) {
         let kind = doc["kind"].as_str().unwrap();
         let id = format!(
-            "flux-applies-generated-{}-{}",
+            "flux-applies-generated-{}-{}-{}",
+            doc["metadata"]["namespace"].as_str().unwrap_or("cluster"),
             kind.to_lowercase(),
             doc["metadata"]["name"].as_str().unwrap()
         );
         let reaches: &[&str] = match kind {
             "Kustomization" | "HelmRelease" => &[RECON],
-            "GitRepository" | "OCIRepository" | "ImageRepository" => &[SOURCES],
+            "GitRepository" | "OCIRepository" | "HelmRepository" | "ImageRepository" => &[SOURCES],
             _ => &[],
         };
         add(
@@ -1750,6 +2217,15 @@ fn assert_image_policies(g: &Generated) {
         );
         let mut text = String::new();
         strings_of(doc, &mut text);
+        if name.ends_with("-ghcr") {
+            // The shop tenant's keyless registry: its exact issuer.
+            assert!(
+                text.contains("https://token.actions.githubusercontent.com"),
+                "{}: {name} names the keyless issuer",
+                g.engine
+            );
+            continue;
+        }
         assert!(
             text.contains(REGISTRY),
             "{}: {name} names {REGISTRY}",
@@ -1767,11 +2243,45 @@ fn assert_image_policies(g: &Generated) {
                         assert_eq!(v["failureAction"], "Enforce", "{}: {name}", g.engine);
                     }
                 }
+                let rule = doc["spec"]["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| r["name"] == "verify-internal")
+                    .expect("rule verify-internal");
+                let internal = &rule["verifyImages"][0]["attestors"][0]["entries"][0]["keys"];
+                assert_eq!(
+                    internal["rekor"]["ignoreTlog"], true,
+                    "{}: {name}: tlog = false",
+                    g.engine
+                );
+                assert!(
+                    !doc["spec"]["webhookConfiguration"]["matchConditions"]
+                        .as_array()
+                        .unwrap()
+                        .is_empty(),
+                    "{}: {name}: webhook matchConditions",
+                    g.engine
+                );
             }
             Some("ImageValidatingPolicy") => {
                 assert!(
                     strings(&doc["spec"]["validationActions"], name).contains(&"Deny".into()),
                     "{}: {name} denies",
+                    g.engine
+                );
+                // Issue 7 item 17: init and ephemeral containers are verified too, and the
+                // example's `tlog = false` reaches the cosign attestor.
+                for list in [
+                    "images.containers",
+                    "images.initContainers",
+                    "images.ephemeralContainers",
+                ] {
+                    assert!(text.contains(list), "{}: {name} verifies {list}", g.engine);
+                }
+                assert_eq!(
+                    doc["spec"]["attestors"][0]["cosign"]["ctlog"]["insecureIgnoreTlog"], true,
+                    "{}: {name}: tlog = false",
                     g.engine
                 );
             }
@@ -1807,12 +2317,23 @@ fn rbac_confines_the_tenant_reconciler() {
             payments.is_empty(),
             "{engine}: {payments:?} can create ClusterRoleBindings"
         );
-        // Not vacuous: the platform tier can.
+        // Not vacuous: the platform tier can, and (issue 7 item 12) may bind and create
+        // roles it does not hold itself: without `bind`/`escalate` the API server refuses
+        // every binding or role granting more than the platform reconciler holds.
         assert!(
             crb.grants.iter().any(|g| g.subject == platform_sa),
             "{engine}: the platform reconciler creates ClusterRoleBindings: {:?}",
             crb.grants
         );
+        for verb in ["bind", "escalate"] {
+            assert!(
+                m.who_can(verb, RBAC, "clusterroles", None)
+                    .grants
+                    .iter()
+                    .any(|g| g.subject == platform_sa),
+                "{engine}: the platform reconciler may {verb} clusterroles"
+            );
+        }
         assert!(
             holds("create", "apps", "deployments", Some("payments")),
             "{engine}"
@@ -1829,7 +2350,11 @@ fn rbac_confines_the_tenant_reconciler() {
             ("create", RBAC, "roles", Some("payments")),
             ("escalate", RBAC, "roles", Some("payments")),
             ("bind", RBAC, "clusterroles", None),
-            ("create", "", "secrets", Some("payments")),
+            // Helm's storage needs create/update/delete on Secrets of the tenant's own
+            // namespace (admission admits only Helm's release Secrets), nothing more.
+            ("patch", "", "secrets", Some("payments")),
+            ("watch", "", "secrets", Some("payments")),
+            ("get", "", "secrets", Some("flux-system")),
             ("list", "", "secrets", Some("flux-system")),
             (
                 "create",
@@ -1851,4 +2376,285 @@ fn rbac_confines_the_tenant_reconciler() {
             );
         }
     }
+}
+
+/// "What the cluster needs to run this output" (docs/threat-model.md), the tenant part, as
+/// `trustc access` computes it from the generated RBAC: each tenant's reconciler holds exactly
+/// what the Flux operations trustc enables need under impersonation, in each of its
+/// namespaces, and nothing else.
+///
+/// - kustomize-controller apply with server-side apply and prune, on every allowed kind:
+///   get (dry-run, drift), create/update/patch (SSA apply; Helm's create and three-way
+///   update), delete (prune, uninstall), list/watch (health checks' status readers);
+/// - helm-controller (a tenant allowed HelmRelease): Helm's storage Secrets get/list/create/
+///   update/delete (helm/helm v4.2.4 `pkg/storage/driver/secrets.go`), and the wait's status
+///   readers: list/get ReplicaSets of a Deployment, Pods of a ReplicaSet/StatefulSet/Job
+///   (helm-controller v1.6.3 `internal/action/wait.go`, fluxcd/cli-utils
+///   `pkg/kstatus/polling/statusreaders`).
+#[test]
+fn each_tenant_holds_exactly_what_its_flux_operations_need() {
+    const APPLY: &[&str] = &[
+        "get", "list", "watch", "create", "update", "patch", "delete",
+    ];
+    const HELM_STORAGE: &[(&str, &str, &[&str])] = &[
+        (
+            "",
+            "secrets",
+            &["get", "list", "create", "update", "delete"],
+        ),
+        ("", "pods", &["get", "list"]),
+        ("apps", "replicasets", &["get", "list"]),
+    ];
+    /// (tenant, its namespaces, (group, resource) of its allowed kinds).
+    type TenantKinds<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+    let tenants: [TenantKinds<'_>; 2] = [
+        (
+            "payments",
+            &["payments"],
+            &[
+                ("apps", "deployments"),
+                ("apps", "statefulsets"),
+                ("", "services"),
+                ("", "configmaps"),
+                ("helm.toolkit.fluxcd.io", "helmreleases"),
+                ("monitoring.coreos.com", "servicemonitors"),
+            ],
+        ),
+        (
+            "shop",
+            &["shop", "shop-web"],
+            &[
+                ("apps", "deployments"),
+                ("", "services"),
+                ("helm.toolkit.fluxcd.io", "helmreleases"),
+            ],
+        ),
+    ];
+    for engine in ENGINES {
+        let m = &generated(engine).rbac;
+        for (name, namespaces, kinds) in tenants {
+            let home = namespaces[0];
+            let sa = Subject::service_account(home, &format!("{name}-reconciler"));
+            let analysis = m.grants_of(&sa);
+            assert!(
+                analysis.unknown.is_empty(),
+                "{engine}: {name}: {:?}",
+                analysis.unknown
+            );
+            let held: BTreeSet<(String, String, String, String)> = analysis
+                .grants
+                .iter()
+                .map(|g| {
+                    (
+                        g.namespace.clone().unwrap_or_else(|| "<cluster>".into()),
+                        g.api_group.clone(),
+                        g.resource.clone(),
+                        g.verb.clone(),
+                    )
+                })
+                .collect();
+            let mut needed = BTreeSet::new();
+            for ns in namespaces {
+                for (group, resource) in kinds {
+                    for verb in APPLY {
+                        needed.insert((
+                            ns.to_string(),
+                            group.to_string(),
+                            resource.to_string(),
+                            verb.to_string(),
+                        ));
+                    }
+                }
+                for (group, resource, verbs) in HELM_STORAGE {
+                    for verb in *verbs {
+                        needed.insert((
+                            ns.to_string(),
+                            group.to_string(),
+                            resource.to_string(),
+                            verb.to_string(),
+                        ));
+                    }
+                }
+            }
+            let extra: Vec<_> = held.difference(&needed).collect();
+            let missing: Vec<_> = needed.difference(&held).collect();
+            assert!(
+                extra.is_empty() && missing.is_empty(),
+                "{engine}: {name}: holds more than its operations need: {extra:?}; lacks: {missing:?}"
+            );
+        }
+    }
+}
+
+/// The Helm storage Secret fixture is what Helm writes: `data.release` is base64 of Helm's
+/// `encodeRelease` (base64 of gzip of the release JSON, helm/helm v4.2.4
+/// `pkg/storage/driver/util.go`), the release's name, version and namespace match the Secret's
+/// name and labels (`pkg/storage/driver/secrets.go` `newSecretsObject`, `pkg/storage/storage.go`
+/// `makeKey`), and its manifest was rendered by `helm`.
+#[test]
+fn helm_storage_fixture_is_in_helms_encoding() {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let secret = helm_secret();
+    assert_eq!(secret["type"], "helm.sh/release.v1");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let encoded = b64
+        .decode(secret["data"]["release"].as_str().expect("data.release"))
+        .expect("Kubernetes base64 of data.release");
+    let gz = b64.decode(&encoded).expect("Helm's base64 (encodeRelease)");
+    assert_eq!(
+        &gz[..3],
+        &[0x1f, 0x8b, 0x08],
+        "Helm's gzip magic (util.go magicGzip)"
+    );
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut json)
+        .expect("gzip");
+    let release: Value = serde_json::from_str(&json).expect("release JSON");
+    let name = release["name"].as_str().expect("name");
+    let version = release["version"].as_u64().expect("version");
+    assert_eq!(
+        secret["metadata"]["name"],
+        format!("sh.helm.release.v1.{name}.v{version}")
+    );
+    assert_eq!(secret["metadata"]["namespace"], release["namespace"]);
+    let labels = &secret["metadata"]["labels"];
+    assert_eq!(labels["name"], name);
+    assert_eq!(labels["owner"], "helm");
+    assert_eq!(labels["version"], version.to_string());
+    assert_eq!(labels["status"], release["info"]["status"]);
+    assert!(
+        release["manifest"]
+            .as_str()
+            .is_some_and(|m| m.contains("# Source: payments-api/templates/")),
+        "the manifest is helm template output"
+    );
+}
+
+/// Keyless identities compare the issuer exactly: Flux's `matchOIDCIdentity` takes regular
+/// expressions, so trustc escapes and anchors the spec's issuer; a look-alike issuer does not
+/// match (issue 8 item 9).
+#[test]
+fn keyless_issuer_matches_exactly() {
+    for engine in ENGINES {
+        let g = generated(engine);
+        let oci = g
+            .shop
+            .iter()
+            .find(|d| d["kind"] == "OCIRepository" && d["metadata"]["name"] == "storefront-oci")
+            .unwrap_or_else(|| panic!("{engine}: no storefront-oci OCIRepository"));
+        let identity = &oci["spec"]["verify"]["matchOIDCIdentity"][0];
+        let issuer = regex::Regex::new(identity["issuer"].as_str().unwrap()).unwrap();
+        let subject = regex::Regex::new(identity["subject"].as_str().unwrap()).unwrap();
+        assert!(issuer.is_match("https://token.actions.githubusercontent.com"));
+        for evil in [
+            "https://token.actions.githubusercontent.com.evil.io",
+            "https://tokenXactions.githubusercontent.com",
+            "https://evil.io/https://token.actions.githubusercontent.com",
+            "https://token.actions.githubusercontent.com@evil.io",
+        ] {
+            assert!(!issuer.is_match(evil), "{engine}: issuer matches {evil}");
+        }
+        let main =
+            "https://github.com/example/storefront/.github/workflows/release.yml@refs/heads/main";
+        assert!(subject.is_match(main));
+        for evil in [
+            "https://github.com/example/storefront/.github/workflows/release.yml@refs/heads/main-evil",
+            "https://github.com/evil/x/https://github.com/example/storefront/.github/workflows/release.yml@refs/heads/main",
+        ] {
+            assert!(!subject.is_match(evil), "{engine}: subject matches {evil}");
+        }
+    }
+}
+
+/// Issue 7 item 14: the wiring README.md and docs/threat-model.md document, built with the
+/// real `kubectl kustomize` over the real Flux v2.9.4 install (`../shared/upstream/flux-2.9`):
+/// the entry point `trustc-production` applies `./generated/production` and names a service
+/// account (under `--default-service-account=default` one without applies nothing). Skips when
+/// the shared directory or kubectl is missing.
+#[test]
+fn documented_wiring_builds_over_the_real_flux_install() {
+    let shared = std::env::var_os("TRUSTC_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared"));
+    let install = shared.join("upstream/flux-2.9/install.yaml");
+    let tools = shared.join("tools/get-kube-tools");
+    if !install.is_file() || !tools.is_file() {
+        println!(
+            "SKIPPED: needs {} and {}",
+            install.display(),
+            tools.display()
+        );
+        return;
+    }
+    let kubectl = match std::process::Command::new("bash")
+        .arg(&tools)
+        .arg("--kubectl")
+        .output()
+    {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => {
+            println!("SKIPPED: get-kube-tools could not provide kubectl");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fs = dir.path().join("clusters/production/flux-system");
+    std::fs::create_dir_all(&fs).unwrap();
+    std::fs::copy(&install, fs.join("gotk-components.yaml")).unwrap();
+    let out = dir.path().join("generated");
+    let code = trustc::cli::run([
+        "trustc",
+        "generate",
+        "--spec",
+        &root().join("policy-spec/trust.toml").display().to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(code, 0);
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let block = readme
+        .split("```yaml\n")
+        .skip(1)
+        .find(|b| b.contains("flux-system-sync"))
+        .and_then(|b| b.split("```").next())
+        .expect("README documents the wiring in a yaml block");
+    std::fs::write(
+        fs.join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n{}",
+            block.replace("- gotk-sync.yaml\n", "")
+        ),
+    )
+    .unwrap();
+    let built = std::process::Command::new(&kubectl)
+        .arg("kustomize")
+        .arg(&fs)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "kubectl kustomize: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let docs = trustc::verify::parse_documents(&String::from_utf8_lossy(&built.stdout)).unwrap();
+    let sync = docs
+        .iter()
+        .find(|d| d["kind"] == "Kustomization" && d["metadata"]["name"] == "trustc-production")
+        .expect("the entry point is built");
+    assert_eq!(sync["metadata"]["namespace"], "flux-system");
+    assert_eq!(sync["spec"]["path"], "./generated/production");
+    assert_eq!(sync["spec"]["serviceAccountName"], "kustomize-controller");
+    // The service account it names exists in the install and is what Flux binds cluster-admin.
+    assert!(docs.iter().any(|d| d["kind"] == "ServiceAccount"
+        && d["metadata"]["name"] == "kustomize-controller"
+        && d["metadata"]["namespace"] == "flux-system"));
+    assert!(docs.iter().any(|d| {
+        d["kind"] == "ClusterRoleBinding"
+            && d["roleRef"]["name"] == "cluster-admin"
+            && d["subjects"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|x| x["name"] == "kustomize-controller"))
+    }));
 }

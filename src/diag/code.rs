@@ -112,6 +112,8 @@ codes! {
     UnknownValue = "TC1043", "unknown-value", Error;
     PrereleaseOnlyTags = "TC1044", "prerelease-only-tags", Warning;
     SshSignerNeedsFlux29 = "TC1045", "ssh-signer-needs-flux-2-9", Error;
+    DeprecatedClusterPolicy = "TC1090", "deprecated-cluster-policy", Warning;
+    TlogWithoutSignatures = "TC1091", "tlog-without-signatures", Warning;
 
     TemplateError = "TC2001", "template-error", Error;
     MalformedManifest = "TC2002", "malformed-manifest", Error;

@@ -98,6 +98,12 @@ fn check(expression: String, message: &str) -> Validation {
     }
 }
 
+/// Helm's storage Secrets: `Type: "helm.sh/release.v1"` and the key `sh.helm.release.v1.<name>.v<version>`
+/// (helm/helm v4.2.4 `pkg/storage/driver/secrets.go` `newSecretsObject`,
+/// `pkg/storage/storage.go` `HelmStorageType` and `makeKey`).
+pub(crate) const HELM_SECRET_TYPE: &str = "helm.sh/release.v1";
+pub(crate) const HELM_SECRET_PREFIX: &str = "sh.helm.release.v1.";
+
 const WRITE: &[&str] = &["CREATE", "UPDATE"];
 const WRITE_DELETE: &[&str] = &["CREATE", "UPDATE", "DELETE"];
 
@@ -165,6 +171,17 @@ pub(crate) fn policies(
         entries.sort();
         format!("{{{}}}", entries.join(", "))
     };
+    // Tenants allowed HelmRelease: helm-controller writes Helm's storage Secrets as the
+    // tenant's reconciler (see `HELM_STORAGE_VERBS` in model/mod.rs).
+    let helm_users = {
+        let mut v: Vec<&str> = tenants
+            .iter()
+            .filter(|t| t.helm)
+            .map(|t| t.username.as_str())
+            .collect();
+        v.sort_unstable();
+        cel_list(v)
+    };
     out.push(AdmissionPolicy {
         name: "trustc-tenant-allowed-kinds".into(),
         title: "Tenants deploy only their allowed kinds, in their own namespaces".into(),
@@ -175,15 +192,23 @@ pub(crate) fn policies(
             named("tenant-reconciler", is_tenant_sa.clone()),
             named("namespaced", "request.namespace != ''".into()),
         ],
-        variables: vec![],
+        // The object written, or deleted (a DELETE has only oldObject).
+        variables: vec![named(
+            "subject",
+            "request.operation == 'DELETE' ? oldObject : object".into(),
+        )],
         validations: vec![
             check(
                 format!("request.namespace in {own_ns}[request.userInfo.username]"),
                 "a tenant reconciler may only write into its own namespaces",
             ),
             check(
-                format!("{kind_name} in {allowed}[request.userInfo.username]"),
+                format!("{kind_name} in {allowed}[request.userInfo.username] || (request.kind.group == '' && request.kind.kind == 'Secret' && request.userInfo.username in {helm_users})"),
                 "this kind is not in the tenant's allowed_kinds",
+            ),
+            check(
+                format!("request.kind.group != '' || request.kind.kind != 'Secret' || 'Secret' in {allowed}[request.userInfo.username] || (has(variables.subject.type) && variables.subject.type == '{HELM_SECRET_TYPE}' && variables.subject.metadata.name.startsWith('{HELM_SECRET_PREFIX}'))"),
+                "without allow_secrets a tenant may only write Helm's release Secrets (type helm.sh/release.v1, name sh.helm.release.v1.<release>.v<n>)",
             ),
         ],
     });
@@ -191,10 +216,13 @@ pub(crate) fn policies(
     // 3. Adversary 3: tenant Kustomizations and HelmReleases impersonate the tenant's SA,
     //    never force, never kubeConfig, never a source from another namespace.
     let sa_of = per_namespace(tenants, |t| cel_str(&t.service_account));
+    let namespaces_of = per_namespace(tenants, |t| {
+        cel_list(t.namespaces.iter().map(String::as_str))
+    });
     out.push(AdmissionPolicy {
         name: "trustc-tenant-reconcilers".into(),
         title: "Tenant Kustomizations and HelmReleases stay inside the tenant".into(),
-        description: "In tenant namespaces, Flux Kustomizations and HelmReleases must impersonate the tenant's service account, must not set force, kubeConfig or a decryption service account, and must take their source from their own namespace (seed Adversary 3).".into(),
+        description: "In tenant namespaces, Flux Kustomizations and HelmReleases must impersonate the tenant's service account, must not set force or kubeConfig, decrypt only as the tenant's service account, take their source from their own namespace and target only the tenant's namespaces (seed Adversary 3).".into(),
         rules: vec![
             rule(&["kustomize.toolkit.fluxcd.io"], &["kustomizations"], WRITE, "Namespaced"),
             rule(&["helm.toolkit.fluxcd.io"], &["helmreleases"], WRITE, "Namespaced"),
@@ -215,9 +243,13 @@ pub(crate) fn policies(
                 "!has(object.spec.kubeConfig)".into(),
                 "spec.kubeConfig is not allowed for tenants: it would reconcile with someone else's credentials",
             ),
+            // kustomize-controller v1.9.4 `internal/decryptor/decryptor.go` `SetAuthOptions`:
+            // the service account whose token is exchanged for KMS credentials (object-level
+            // workload identity); unset, the controller-wide default, else the controller's
+            // own identity. Only the tenant's own identity may decrypt its secrets.
             check(
-                "!has(object.spec.decryption) || !has(object.spec.decryption.serviceAccountName)".into(),
-                "spec.decryption.serviceAccountName is not allowed for tenants",
+                format!("!has(object.spec.decryption) || !has(object.spec.decryption.serviceAccountName) || object.spec.decryption.serviceAccountName == {sa_of}[request.namespace]"),
+                "spec.decryption.serviceAccountName, when set, must be the tenant's reconciler service account",
             ),
             check(
                 "request.kind.kind != 'Kustomization' || !has(object.spec.sourceRef.namespace) || object.spec.sourceRef.namespace == request.namespace".into(),
@@ -228,8 +260,14 @@ pub(crate) fn policies(
                 "a tenant HelmRelease must take its chart from its own namespace",
             ),
             check(
-                "!has(object.spec.targetNamespace) || object.spec.targetNamespace == request.namespace".into(),
-                "spec.targetNamespace must be the object's own namespace",
+                format!("!has(object.spec.targetNamespace) || object.spec.targetNamespace in {namespaces_of}[request.namespace]"),
+                "spec.targetNamespace must be one of the tenant's namespaces",
+            ),
+            // helm-controller v1.6.3 `api/v2/helmrelease_types.go` `GetStorageNamespace`: where
+            // Helm keeps the release Secrets, the HelmRelease's namespace by default.
+            check(
+                format!("request.kind.kind != 'HelmRelease' || !has(object.spec.storageNamespace) || object.spec.storageNamespace in {namespaces_of}[request.namespace]"),
+                "spec.storageNamespace must be one of the tenant's namespaces",
             ),
         ],
     });
@@ -244,33 +282,33 @@ pub(crate) fn policies(
             "true".into()
         }
     });
-    let oci_prefixes = per_namespace(tenants, |t| {
+    // Allow-lists compare on a `/` boundary after a canonical base (scheme, host, port and
+    // path as the spec wrote them, no userinfo, no trailing `/`): `u == base ||
+    // u.startsWith(base + '/')`. A look-alike host (`host.evil.io`, `host@evil`,
+    // `host:443evil`) or path (`charts-evil`) is not under the base (issue 8 item 9).
+    let oci_bases = per_namespace(tenants, |t| {
         let v: Vec<String> = t
             .registries
             .iter()
-            .map(|r| format!("oci://{}/", r.host))
+            .map(|r| format!("oci://{}", base(&r.host)))
             .collect();
         cel_list(v.iter().map(String::as_str))
     });
-    let image_prefixes = per_namespace(tenants, |t| {
-        let v: Vec<String> = t
-            .registries
-            .iter()
-            .map(|r| format!("{}/", r.host))
-            .collect();
+    let image_bases = per_namespace(tenants, |t| {
+        let v: Vec<String> = t.registries.iter().map(|r| base(&r.host)).collect();
         cel_list(v.iter().map(String::as_str))
     });
-    let helm_prefixes = per_namespace(tenants, |t| {
+    let helm_bases = per_namespace(tenants, |t| {
         let mut v: Vec<String> = t
             .registries
             .iter()
-            .map(|r| format!("oci://{}/", r.host))
+            .map(|r| format!("oci://{}", base(&r.host)))
             .collect();
         v.extend(
             t.charts
                 .iter()
                 .filter(|c| c.source_kind == "HelmRepository")
-                .map(|c| c.url.clone()),
+                .map(|c| base(&c.url)),
         );
         v.sort();
         v.dedup();
@@ -281,7 +319,7 @@ pub(crate) fn policies(
             .registries
             .iter()
             .filter(|r| r.signed())
-            .map(|r| format!("oci://{}/", r.host))
+            .map(|r| format!("oci://{}", base(&r.host)))
             .collect();
         cel_list(v.iter().map(String::as_str))
     });
@@ -306,31 +344,85 @@ pub(crate) fn policies(
                 "a tenant GitRepository must verify commit signatures (spec.verify)",
             ),
             check(
-                format!("request.kind.kind != 'OCIRepository' || {oci_prefixes}[request.namespace].exists(p, object.spec.url.startsWith(p))"),
+                format!("request.kind.kind != 'OCIRepository' || {oci_bases}[request.namespace].exists(b, {})", under("object.spec.url")),
                 "a tenant OCIRepository may only use the tenant's registries",
             ),
             check(
-                format!("request.kind.kind != 'OCIRepository' || !{signed_oci}[request.namespace].exists(p, object.spec.url.startsWith(p)) || has(object.spec.verify)"),
+                format!("request.kind.kind != 'OCIRepository' || !{signed_oci}[request.namespace].exists(b, {}) || has(object.spec.verify)", under("object.spec.url")),
                 "an OCIRepository from a signed registry must verify signatures (spec.verify)",
             ),
             check(
-                format!("request.kind.kind != 'HelmRepository' || {helm_prefixes}[request.namespace].exists(p, object.spec.url.startsWith(p))"),
+                format!("request.kind.kind != 'HelmRepository' || {helm_bases}[request.namespace].exists(b, {})", under("object.spec.url")),
                 "a tenant HelmRepository may only use the tenant's chart repositories and registries",
             ),
             check(
-                format!("request.kind.kind != 'ImageRepository' || {image_prefixes}[request.namespace].exists(p, object.spec.image.startsWith(p))"),
+                format!("request.kind.kind != 'ImageRepository' || {image_bases}[request.namespace].exists(b, object.spec.image.startsWith(b + '/'))"),
                 "a tenant ImageRepository may only scan the tenant's registries",
             ),
         ],
     });
 
-    // 5. Adversaries 4 and 5: pods and pod controllers in tenant namespaces.
+    // 5. Adversaries 4 and 5: pods and pod controllers in tenant namespaces, checked against
+    //    the Pod Security `restricted` profile at the pinned version (kubernetes/pod-security-admission
+    //    v0.37 `policy/check_*.go`, restricted = baseline + restricted checks), so that a
+    //    Deployment the namespace's Pod Security would refuse pods of fails at apply time,
+    //    not silently at the ReplicaSet. Each validation is one check of the profile.
     let pod_spec = "object.kind == 'Pod' ? object.spec : (object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
+    // policy/visitor.go `visitContainers`: init, regular and ephemeral containers.
     let containers = "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])";
+    let annotations = "object.kind == 'Pod' ? (has(object.metadata.annotations) ? object.metadata.annotations : {}) : (object.kind == 'CronJob' ? ((has(object.spec.jobTemplate.spec.template.metadata) && has(object.spec.jobTemplate.spec.template.metadata.annotations)) ? object.spec.jobTemplate.spec.template.metadata.annotations : {}) : ((has(object.spec.template.metadata) && has(object.spec.template.metadata.annotations)) ? object.spec.template.metadata.annotations : {}))";
+    // policy/check_allowPrivilegeEscalation.go, check_capabilities_restricted.go,
+    // check_seccompProfile_restricted.go: not applied to `spec.os.name: windows` (1.25+).
+    let windows = "(has(variables.podSpec.os) && variables.podSpec.os.name == 'windows')";
+    // policy/helpers.go `relaxPolicyForUserNamespacePod`: runAsNonRoot, runAsUser and
+    // procMount are relaxed for `hostUsers: false` (1.35+).
+    let userns = "(has(variables.podSpec.hostUsers) && variables.podSpec.hostUsers == false)";
+    let psc = "variables.podSpec.securityContext";
+    let pod_has = |field: &str| has_chain(psc, field);
+    let c_has = |field: &str| has_chain("c.securityContext", field);
+    let se_linux_ok = |sc: &str| {
+        format!(
+            "(!has({sc}.seLinuxOptions) || ((!has({sc}.seLinuxOptions.type) || {sc}.seLinuxOptions.type in ['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']) && (!has({sc}.seLinuxOptions.user) || {sc}.seLinuxOptions.user == '') && (!has({sc}.seLinuxOptions.role) || {sc}.seLinuxOptions.role == '')))"
+        )
+    };
+    let host_process_ok = |sc: &str| {
+        format!(
+            "(!has({sc}.windowsOptions) || !has({sc}.windowsOptions.hostProcess) || {sc}.windowsOptions.hostProcess == false)"
+        )
+    };
+    let app_armor_ok = |sc: &str| {
+        format!(
+            "(!has({sc}.appArmorProfile) || {sc}.appArmorProfile.type in ['RuntimeDefault', 'Localhost'])"
+        )
+    };
+    let no_host = |handler: &str| {
+        format!(
+            "(!has({handler}.httpGet) || !has({handler}.httpGet.host) || {handler}.httpGet.host == '') && (!has({handler}.tcpSocket) || !has({handler}.tcpSocket.host) || {handler}.tcpSocket.host == '')"
+        )
+    };
+    let probes_ok = {
+        let mut parts = Vec::new();
+        for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+            parts.push(format!(
+                "(!has(c.{probe}) || ({}))",
+                no_host(&format!("c.{probe}"))
+            ));
+        }
+        for hook in ["postStart", "preStop"] {
+            parts.push(format!(
+                "(!has(c.lifecycle) || !has(c.lifecycle.{hook}) || ({}))",
+                no_host(&format!("c.lifecycle.{hook}"))
+            ));
+        }
+        parts.join(" && ")
+    };
+    // policy/check_sysctls.go `sysctlsAllowedV1Dot37`.
+    let sysctls = cel_list(PSA_SYSCTLS.iter().copied());
+    let seccomp_types = "['RuntimeDefault', 'Localhost']";
     out.push(AdmissionPolicy {
         name: "trustc-tenant-pods".into(),
-        title: "Tenant pods: own registries, no privilege".into(),
-        description: "Pods and pod controllers in tenant namespaces run only images from the tenant's registries, never privileged, never with host namespaces, host ports or hostPath volumes, never escalating privileges or adding capabilities, never unconfined by seccomp, never as root. This stops HelmRelease values injection (seed Adversary 4) whatever the chart's values say, and images from foreign registries (Adversary 5).".into(),
+        title: "Tenant pods: own registries, Pod Security restricted".into(),
+        description: "Pods and pod controllers in tenant namespaces run only images from the tenant's registries and meet the Pod Security restricted profile of the pinned version (no privilege, host namespaces, host ports, hostPath or non-restricted volumes, privilege escalation, added capabilities; drop ALL; seccomp RuntimeDefault or Localhost; non-root; safe sysctls, SELinux, AppArmor, procMount, probes). This stops HelmRelease values injection (seed Adversary 4) whatever the chart's values say, refuses at apply time what Pod Security would refuse at the ReplicaSet, and refuses images from foreign registries (Adversary 5).".into(),
         rules: vec![
             rule(&[""], &["pods"], WRITE, "Namespaced"),
             rule(&["apps"], &["deployments", "statefulsets", "daemonsets", "replicasets"], WRITE, "Namespaced"),
@@ -344,52 +436,173 @@ pub(crate) fn policies(
         variables: vec![
             named("podSpec", pod_spec.into()),
             named("containers", containers.into()),
+            named("annotations", annotations.into()),
         ],
         validations: vec![
             check(
-                format!("variables.containers.all(c, {image_prefixes}[request.namespace].exists(p, c.image.startsWith(p)))"),
+                format!("variables.containers.all(c, {image_bases}[request.namespace].exists(b, c.image.startsWith(b + '/')))"),
                 "images must come from the tenant's registries",
             ),
+            // check_privileged.go
             check(
                 "variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.privileged) || c.securityContext.privileged == false)".into(),
                 "privileged containers are not allowed",
             ),
+            // check_allowPrivilegeEscalation.go
             check(
-                "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.allowPrivilegeEscalation) && c.securityContext.allowPrivilegeEscalation == false)".into(),
+                format!("{windows} || variables.containers.all(c, {} && c.securityContext.allowPrivilegeEscalation == false)", c_has("allowPrivilegeEscalation")),
                 "containers must set securityContext.allowPrivilegeEscalation: false",
             ),
+            // check_hostNamespaces.go
             check(
                 "!(has(variables.podSpec.hostNetwork) && variables.podSpec.hostNetwork) && !(has(variables.podSpec.hostPID) && variables.podSpec.hostPID) && !(has(variables.podSpec.hostIPC) && variables.podSpec.hostIPC)".into(),
                 "host namespaces (hostNetwork, hostPID, hostIPC) are not allowed",
             ),
+            // check_hostPathVolumes.go
             check(
                 "!has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, !has(v.hostPath))".into(),
                 "hostPath volumes are not allowed",
             ),
+            // check_restrictedVolumes.go (hostPath has its own validation above)
+            check(
+                "!has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, has(v.hostPath) || has(v.configMap) || has(v.csi) || has(v.downwardAPI) || has(v.emptyDir) || has(v.ephemeral) || has(v.image) || has(v.persistentVolumeClaim) || has(v.projected) || has(v.secret))".into(),
+                "volumes may only be configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected or secret",
+            ),
+            // check_hostPorts.go
             check(
                 "variables.containers.all(c, !has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0))".into(),
                 "host ports are not allowed",
             ),
+            // check_capabilities_restricted.go: add only NET_BIND_SERVICE ...
             check(
-                "variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.capabilities) || !has(c.securityContext.capabilities.add) || c.securityContext.capabilities.add.all(x, x == 'NET_BIND_SERVICE'))".into(),
+                format!("{windows} || variables.containers.all(c, !{} || c.securityContext.capabilities.add.all(x, x == 'NET_BIND_SERVICE'))", c_has("capabilities.add")),
                 "containers may add no capability but NET_BIND_SERVICE",
             ),
+            // ... and drop ALL.
             check(
-                "!(has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seccompProfile) && variables.podSpec.securityContext.seccompProfile.type == 'Unconfined') && variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.seccompProfile) || c.securityContext.seccompProfile.type != 'Unconfined')".into(),
-                "seccompProfile Unconfined is not allowed",
+                format!("{windows} || variables.containers.all(c, {} && 'ALL' in c.securityContext.capabilities.drop)", c_has("capabilities.drop")),
+                "containers must drop ALL capabilities (securityContext.capabilities.drop: [ALL])",
             ),
+            // check_seccompProfile_restricted.go: pod-level RuntimeDefault/Localhost, or every
+            // container's; never another type.
             check(
-                "(has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.runAsNonRoot) && variables.podSpec.securityContext.runAsNonRoot == true) || variables.containers.all(c, has(c.securityContext) && has(c.securityContext.runAsNonRoot) && c.securityContext.runAsNonRoot == true)".into(),
-                "pods must run as non-root (runAsNonRoot: true)",
+                format!("{windows} || ((!{ps} || {psc}.seccompProfile.type in {seccomp_types}) && variables.containers.all(c, {cs} ? c.securityContext.seccompProfile.type in {seccomp_types} : {ps}))", ps = pod_has("seccompProfile"), cs = c_has("seccompProfile")),
+                "seccompProfile must be RuntimeDefault or Localhost, on the pod or on every container",
+            ),
+            // check_runAsNonRoot.go
+            check(
+                format!("{userns} || (!({pr} && {psc}.runAsNonRoot == false) && variables.containers.all(c, {cr} ? c.securityContext.runAsNonRoot == true : ({pr} && {psc}.runAsNonRoot == true)))", pr = pod_has("runAsNonRoot"), cr = c_has("runAsNonRoot")),
+                "pods must run as non-root (runAsNonRoot: true on the pod or every container)",
+            ),
+            // check_runAsUser.go
+            check(
+                format!("{userns} || (!({pu} && {psc}.runAsUser == 0) && variables.containers.all(c, !{cu} || c.securityContext.runAsUser != 0))", pu = pod_has("runAsUser"), cu = c_has("runAsUser")),
+                "runAsUser: 0 (root) is not allowed",
+            ),
+            // check_seLinuxOptions.go
+            check(
+                format!("(!has(variables.podSpec.securityContext) || {}) && variables.containers.all(c, !has(c.securityContext) || {})", se_linux_ok(psc), se_linux_ok("c.securityContext")),
+                "seLinuxOptions may not set user or role, and type only container_t, container_init_t, container_kvm_t or container_engine_t",
+            ),
+            // check_procMount_baseline.go
+            check(
+                format!("{userns} || variables.containers.all(c, !{} || c.securityContext.procMount == 'Default')", c_has("procMount")),
+                "procMount must be Default",
+            ),
+            // check_appArmorProfile.go
+            check(
+                format!("(!has(variables.podSpec.securityContext) || {}) && variables.containers.all(c, !has(c.securityContext) || {}) && variables.annotations.all(k, !k.startsWith('container.apparmor.security.beta.kubernetes.io/') || variables.annotations[k] == '' || variables.annotations[k] == 'runtime/default' || variables.annotations[k].startsWith('localhost/'))", app_armor_ok(psc), app_armor_ok("c.securityContext")),
+                "AppArmor profiles must be RuntimeDefault or Localhost",
+            ),
+            // check_sysctls.go
+            check(
+                format!("!{} || {psc}.sysctls.all(x, x.name in {sysctls})", pod_has("sysctls")),
+                "only the sysctls Pod Security allows are allowed",
+            ),
+            // check_windowsHostProcess.go
+            check(
+                format!("(!has(variables.podSpec.securityContext) || {}) && variables.containers.all(c, !has(c.securityContext) || {})", host_process_ok(psc), host_process_ok("c.securityContext")),
+                "Windows hostProcess containers are not allowed",
+            ),
+            // check_hostProbesAndhostLifecycle.go (1.34+)
+            check(
+                format!("variables.containers.all(c, {probes_ok})"),
+                "probes and lifecycle handlers may not set a host",
             ),
         ],
     });
     out
 }
 
+/// The sysctls Pod Security allows at 1.37 (kubernetes/pod-security-admission v0.37
+/// `policy/check_sysctls.go` `sysctlsAllowedV1Dot37`).
+const PSA_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_notsent_lowat",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_slow_start_after_idle",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.tcp_wmem",
+];
+
+/// `has(a.b)`, `has(a.b.c)`... for `base` = `a.b` and `field` = `c.d`, each step guarded.
+fn has_chain(base: &str, field: &str) -> String {
+    let mut parts = Vec::new();
+    let mut path = base.to_string();
+    parts.push(format!("has({path})"));
+    for seg in field.split('.') {
+        path = format!("{path}.{seg}");
+        parts.push(format!("has({path})"));
+    }
+    format!("({})", parts.join(" && "))
+}
+
+/// The canonical base of an allow-listed location: no trailing `/`, no userinfo.
+fn base(location: &str) -> String {
+    let trimmed = location.trim_end_matches('/');
+    match trimmed.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if path.is_empty() {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
+        }
+        None => trimmed.to_string(),
+    }
+}
+
+/// `value` is the base `b` or under it on a `/` boundary.
+fn under(value: &str) -> String {
+    format!("({value} == b || {value}.startsWith(b + '/'))")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::cel_str;
+    use super::{base, cel_str};
+
+    #[test]
+    fn bases_drop_userinfo_and_trailing_slashes() {
+        assert_eq!(
+            base("https://charts.example.com/charts/"),
+            "https://charts.example.com/charts"
+        );
+        assert_eq!(
+            base("https://u:p@charts.example.com"),
+            "https://charts.example.com"
+        );
+        assert_eq!(base("registry.example.com"), "registry.example.com");
+    }
 
     #[test]
     fn cel_strings_are_escaped() {

@@ -8,6 +8,7 @@ mod admission;
 mod resolve;
 
 pub use admission::{AdmissionPolicy, NamedExpr, ResourceRule, Validation};
+pub(crate) use resolve::helm_rules;
 pub use resolve::resolve;
 
 use serde::Serialize;
@@ -20,6 +21,25 @@ pub const TENANT_VERBS: &[&str] = &[
 ];
 /// Verbs on Secrets when a tenant opts in: never list/watch (list returns contents).
 pub const SECRET_VERBS: &[&str] = &["get", "create", "update", "patch", "delete"];
+
+/// Verbs Helm's storage driver uses on its release Secrets (type `helm.sh/release.v1`), run by
+/// helm-controller on the impersonated client: `Get`, `List` (label selector `owner=helm`),
+/// `Create`, `Update`, `Delete` (helm/helm v4.2.4 `pkg/storage/driver/secrets.go`, the
+/// driver helm-controller v1.6.3 builds in `internal/action/config.go` `WithStorage` with
+/// `helmdriver.NewSecrets(clientSet.CoreV1().Secrets(namespace))`).
+pub const HELM_STORAGE_VERBS: &[&str] = &["get", "list", "create", "update", "delete"];
+
+/// Verbs helm-controller's wait (kstatus polling with a direct cluster reader on the
+/// impersonated client, helm-controller v1.6.3 `internal/action/wait.go` and
+/// `internal/controller/helmrelease_controller.go` `newResourceManager`) needs on the objects
+/// the status readers look up beside the release's own: ReplicaSets of a Deployment, Pods of a
+/// ReplicaSet/StatefulSet/Job (fluxcd/cli-utils `pkg/kstatus/polling/statusreaders`).
+pub const HELM_WAIT_VERBS: &[&str] = &["get", "list"];
+
+/// Pod Security Admission version the tenant namespaces pin when the spec names none: the
+/// target Kubernetes minor (kubernetes/pod-security-admission v0.37 `policy/`, whose
+/// `check_sysctls.go` adds a 1.37 allow-list).
+pub const DEFAULT_POD_SECURITY_VERSION: &str = "v1.37";
 
 /// Which admission engine the policies are emitted for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -42,6 +62,9 @@ pub struct Policy {
     pub engine: Engine,
     pub kyverno_version: String,
     pub environments: Vec<Env>,
+    /// The output directory as the Flux source sees it (repository-relative, no `./`): the
+    /// entry-point Kustomization applies `./<generated_path>/<env>`.
+    pub generated_path: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -92,6 +115,9 @@ pub struct Env {
     pub image_verification: Vec<ImageVerification>,
     /// Every tenant namespace of this environment (sorted).
     pub tenant_namespaces: Vec<String>,
+    /// CEL `request.namespace in [...]` over `tenant_namespaces`: the webhook match condition
+    /// of the image-signature policy.
+    pub tenant_namespaces_condition: String,
     /// Every tenant service-account username (`system:serviceaccount:ns:name`), sorted.
     pub tenant_usernames: Vec<String>,
 }
@@ -118,6 +144,8 @@ pub struct Platform {
     pub git_secret: String,
     pub deploy_key_path: String,
     pub cluster_rules: Vec<RbacRule>,
+    /// The tier manages RBAC (`bind`/`escalate` granted): it is cluster-admin-equivalent.
+    pub manages_rbac: bool,
 }
 
 /// One RBAC rule: a group, its resources, verbs.
@@ -150,6 +178,21 @@ pub struct Tenant {
     pub charts: Vec<Chart>,
     pub allow_secrets: bool,
     pub allow_network_policies: bool,
+    /// `helm.toolkit.fluxcd.io/HelmRelease` is an allowed kind: the Role carries what Helm's
+    /// storage and wait need, admission admits Helm's storage Secrets.
+    pub helm: bool,
+    /// One Flux Kustomization per tenant namespace (all in `home`, where the GitRepository
+    /// is), each confined to its namespace by `targetNamespace`.
+    pub syncs: Vec<Sync>,
+}
+
+/// One tenant Kustomization: `name` in the tenant's home namespace, applying `path` into
+/// `target_namespace`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sync {
+    pub name: String,
+    pub path: String,
+    pub target_namespace: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -158,6 +201,11 @@ pub struct Registry {
     pub host: String,
     pub cosign_key: Option<String>,
     pub keyless: Option<Keyless>,
+    /// Whether signatures are checked against a transparency log (Rekor). Defaults: `false`
+    /// for a key (as Flux's source-controller verifies keyed signatures), `true` for keyless.
+    pub tlog: bool,
+    /// The Rekor instance; `None`: the public one (`https://rekor.sigstore.dev`).
+    pub rekor_url: Option<String>,
 }
 
 impl Registry {
@@ -170,6 +218,10 @@ impl Registry {
 pub struct Keyless {
     pub issuer: String,
     pub subject: String,
+    /// `^<issuer>$` with every regex metacharacter escaped: the exact issuer for Flux's
+    /// `matchOIDCIdentity`, which only takes regular expressions (a raw `https://x.y` would
+    /// also match `https://xzy` and `https://x.y.evil.io`).
+    pub issuer_regex: String,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -34,7 +34,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             .collect(),
         policy_namespace: opt(&s.flux.policy_namespace, "kyverno"),
         monitoring_namespace: opt(&s.flux.monitoring_namespace, "monitoring"),
-        pod_security_version: opt(&s.flux.pod_security_version, "v1.35"),
+        pod_security_version: opt(&s.flux.pod_security_version, DEFAULT_POD_SECURITY_VERSION),
         git_interval: opt(&s.git.interval, "1m"),
         known_hosts: s.git.known_hosts.as_ref().map(|k| k.value.clone()),
         secret_store: s.secrets.store.value.clone(),
@@ -46,9 +46,14 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             secret: a.secret.as_ref().map(|p| p.value.clone()),
         }),
     };
+    let kyverno_version = opt(&s.admission.kyverno_version, "1.19");
     let engine = match s.admission.engine.as_ref().map(|e| e.as_str()) {
         Some("kyverno-cel") => Engine::KyvernoCel,
         Some("vap") => Engine::Vap,
+        Some("kyverno") => Engine::Kyverno,
+        // kyverno/kyverno v1.17 deprecated kyverno.io/v1 ClusterPolicy (removal planned for
+        // 1.20): from 1.17 the default is the CEL policy types, policies.kyverno.io/v1.
+        _ if kyverno_cel_default(&kyverno_version) => Engine::KyvernoCel,
         _ => Engine::Kyverno,
     };
     let signer = |name: &str| -> Signer {
@@ -75,7 +80,13 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             keyless: r.keyless.as_ref().map(|k| Keyless {
                 issuer: k.issuer.value.clone(),
                 subject: k.subject.value.clone(),
+                issuer_regex: format!("^{}$", regex::escape(&k.issuer.value)),
             }),
+            tlog: r
+                .tlog
+                .as_ref()
+                .map_or(r.keyless.is_some() && r.cosign_key.is_none(), |t| t.value),
+            rekor_url: r.rekor_url.as_ref().map(|u| u.value.clone()),
         }
     };
     let deploy_key = |tenant: &str, env: &str| {
@@ -108,13 +119,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             .iter()
             .map(|k| &v.kinds[&k.value])
             .collect();
-        let mut cluster_rules = rules(cluster_kinds.iter().copied());
-        cluster_rules.push(RbacRule {
-            api_group: String::new(),
-            resources: vec!["namespaces".into()],
-            verbs: vec!["get".into(), "list".into(), "watch".into()],
-        });
-        merge_rules(&mut cluster_rules);
+        let (cluster_rules, manages_rbac) = platform_rules(&cluster_kinds);
         let platform = Platform {
             namespace: flux.namespace.clone(),
             service_account: "platform-reconciler".into(),
@@ -126,6 +131,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             git_secret: "platform-git-auth".into(),
             deploy_key_path: deploy_key("platform", env_name),
             cluster_rules,
+            manages_rbac,
         };
         let mut tenants = Vec::new();
         for &tname in &tenant_names {
@@ -202,16 +208,28 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
                 .collect();
             charts.sort_by(|a, b| a.name.cmp(&b.name));
             let allow_secrets = t.allow_secrets.as_ref().is_some_and(|b| b.value);
+            let helm = kinds
+                .iter()
+                .any(|k| k.group == "helm.toolkit.fluxcd.io" && k.resource == "helmreleases");
+            let path = fill(&t.path.value, env_name, tname);
+            let syncs = syncs(tname, &namespaces, &path);
+            let mut tenant_rules = rules(kinds.iter());
+            if helm {
+                tenant_rules.extend(helm_rules());
+                merge_rules(&mut tenant_rules);
+            }
             tenants.push(Tenant {
                 name: tname.clone(),
                 username: format!("system:serviceaccount:{home}:{sa}"),
-                rules: rules(kinds.iter()),
+                rules: tenant_rules,
+                helm,
+                syncs,
                 kinds,
                 namespaces,
                 home,
                 service_account: sa,
                 repository: t.repository.value.clone(),
-                path: fill(&t.path.value, env_name, tname),
+                path,
                 branch: e.branch.value.clone(),
                 signers,
                 signers_secret: format!("{tname}-signers"),
@@ -261,6 +279,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             tenants,
             admission,
             image_verification,
+            tenant_namespaces_condition: admission::in_namespaces(&tenant_namespaces),
             tenant_namespaces,
             tenant_usernames,
         });
@@ -269,8 +288,9 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
         spec_path: spec_path.trim_start_matches("./").to_string(),
         flux,
         engine,
-        kyverno_version: opt(&s.admission.kyverno_version, "1.19"),
+        kyverno_version,
         environments,
+        generated_path: "generated".to_string(),
     }
 }
 
@@ -312,6 +332,129 @@ pub(crate) fn rules<'a>(kinds: impl Iterator<Item = &'a KindInfo>) -> Vec<RbacRu
         .collect()
 }
 
+/// `kyverno_version` is 1.17 or later (a `1.N` the check stage accepted).
+fn kyverno_cel_default(version: &str) -> bool {
+    version
+        .strip_prefix("1.")
+        .and_then(|m| m.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok())
+        .is_some_and(|m| m >= 17)
+}
+
+/// The tenant's Kustomizations: one per namespace, each with `targetNamespace` so that
+/// kustomize sets every namespaced object's namespace to it (kustomize-controller v1.9.4
+/// `api/v1/kustomization_types.go` `TargetNamespace`). A one-namespace tenant keeps one
+/// Kustomization named after the tenant on its `path`; a tenant with several namespaces gets
+/// `<tenant>` for its first namespace on `<path>/<namespace>` and `<tenant>-<namespace>` for
+/// each other one on `<path>/<namespace>`. All live in the first namespace, beside the
+/// GitRepository (`--no-cross-namespace-refs` forbids a source in another namespace).
+fn syncs(tenant: &str, namespaces: &[String], path: &str) -> Vec<Sync> {
+    if namespaces.len() == 1 {
+        return vec![Sync {
+            name: tenant.to_string(),
+            path: path.to_string(),
+            target_namespace: namespaces[0].clone(),
+        }];
+    }
+    namespaces
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| Sync {
+            name: if i == 0 {
+                tenant.to_string()
+            } else {
+                format!("{tenant}-{ns}")
+            },
+            path: format!("{}/{ns}", path.trim_end_matches('/')),
+            target_namespace: ns.clone(),
+        })
+        .collect()
+}
+
+/// What helm-controller needs on the impersonated client beyond the release's own objects
+/// (the allowed kinds): Helm's storage Secrets in the storage namespace (the HelmRelease's
+/// own, `spec.storageNamespace` being confined by admission), and the objects its wait reads.
+/// See `HELM_STORAGE_VERBS`, `HELM_WAIT_VERBS` and docs/threat-model.md "What the cluster
+/// needs to run this output".
+pub(crate) fn helm_rules() -> Vec<RbacRule> {
+    let v = |verbs: &[&str]| verbs.iter().map(|s| (*s).to_string()).collect();
+    vec![
+        RbacRule {
+            api_group: String::new(),
+            resources: vec!["secrets".into()],
+            verbs: v(HELM_STORAGE_VERBS),
+        },
+        RbacRule {
+            api_group: String::new(),
+            resources: vec!["pods".into()],
+            verbs: v(HELM_WAIT_VERBS),
+        },
+        RbacRule {
+            api_group: "apps".into(),
+            resources: vec!["replicasets".into()],
+            verbs: v(HELM_WAIT_VERBS),
+        },
+    ]
+}
+
+/// The platform tier's ClusterRole: the verbs on `cluster_kinds`, `get/list/watch` on
+/// Namespaces unless Namespace is already a cluster kind, and, when it manages roles or
+/// bindings, `escalate`/`bind` on them: the API server refuses to create a role granting, or a
+/// binding to a role holding, any permission the writer does not hold itself unless it has
+/// `escalate`/`bind` (kubernetes/kubernetes `pkg/registry/rbac/escalation_check.go`,
+/// "RBAC: privilege escalation prevention"). With them the tier is cluster-admin-equivalent.
+fn platform_rules(kinds: &[&KindInfo]) -> (Vec<RbacRule>, bool) {
+    let mut out = rules(kinds.iter().copied());
+    let has = |res: &str| {
+        kinds
+            .iter()
+            .any(|k| k.resource == res && (k.group.is_empty() || k.group == RBAC_GROUP))
+    };
+    if !has("namespaces") {
+        out.push(RbacRule {
+            api_group: String::new(),
+            resources: vec!["namespaces".into()],
+            verbs: vec!["get".into(), "list".into(), "watch".into()],
+        });
+    }
+    let mut escalate = Vec::new();
+    let mut bind = Vec::new();
+    for (kind, target) in [("clusterroles", "clusterroles"), ("roles", "roles")] {
+        if has(kind) {
+            escalate.push(target.to_string());
+        }
+    }
+    for (kind, targets) in [
+        ("clusterrolebindings", &["clusterroles"][..]),
+        ("rolebindings", &["clusterroles", "roles"][..]),
+    ] {
+        if has(kind) {
+            bind.extend(targets.iter().map(|t| (*t).to_string()));
+        }
+    }
+    bind.sort();
+    bind.dedup();
+    let manages_rbac = !escalate.is_empty() || !bind.is_empty();
+    if !escalate.is_empty() {
+        out.push(RbacRule {
+            api_group: RBAC_GROUP.into(),
+            resources: escalate,
+            verbs: vec!["escalate".into()],
+        });
+    }
+    if !bind.is_empty() {
+        out.push(RbacRule {
+            api_group: RBAC_GROUP.into(),
+            resources: bind,
+            verbs: vec!["bind".into()],
+        });
+    }
+    merge_rules(&mut out);
+    (out, manages_rbac)
+}
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
 /// Merges rules of the same group and verbs.
 fn merge_rules(rules: &mut Vec<RbacRule>) {
     let mut merged: BTreeMap<(String, Vec<String>), BTreeSet<String>> = BTreeMap::new();
@@ -330,4 +473,45 @@ fn merge_rules(rules: &mut Vec<RbacRule>) {
                 verbs,
             }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{kyverno_cel_default, syncs};
+
+    #[test]
+    fn cel_engine_is_the_default_from_kyverno_1_17() {
+        assert!(!kyverno_cel_default("1.16"));
+        assert!(kyverno_cel_default("1.17"));
+        assert!(kyverno_cel_default("1.19"));
+    }
+
+    #[test]
+    fn one_kustomization_per_namespace() {
+        let one = syncs("shop", &["shop".into()], "./clusters/prod/shop");
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].path, "./clusters/prod/shop");
+        let two = syncs(
+            "shop",
+            &["shop".into(), "shop-web".into()],
+            "./clusters/prod/shop/",
+        );
+        let got: Vec<(&str, &str, &str)> = two
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.path.as_str(),
+                    s.target_namespace.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("shop", "./clusters/prod/shop/shop", "shop"),
+                ("shop-shop-web", "./clusters/prod/shop/shop-web", "shop-web"),
+            ]
+        );
+    }
 }

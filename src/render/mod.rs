@@ -21,6 +21,10 @@ use crate::model::{Engine, Env, Policy, Tenant};
 /// fixtures, never applied, so no kustomization lists them.
 pub const KYVERNO_TESTS: &str = "kyverno-tests";
 
+/// `<env>/flux-system-sync/`: the Kustomization that applies `<env>`, included from the
+/// cluster's bootstrap kustomization (not a resource of `<env>`, which would own itself twice).
+pub const FLUX_SYSTEM_SYNC: &str = "flux-system-sync";
+
 /// One rendered file, before verification.
 #[derive(Clone, Debug)]
 pub struct Rendered {
@@ -140,6 +144,11 @@ pub fn render(policy: &Policy, set: &TemplateSet) -> Result<Vec<Rendered>, Vec<R
             ),
             (p("platform/source.yaml"), "platform/source.yaml.j2", None),
             (p("platform/sync.yaml"), "platform/sync.yaml.j2", None),
+            (
+                p(&format!("{FLUX_SYSTEM_SYNC}/sync.yaml")),
+                "platform/flux-system-sync.yaml.j2",
+                None,
+            ),
         ];
         if let Some(alerts) = &policy.flux.alerts {
             if alerts.prometheus {
@@ -284,6 +293,7 @@ pub fn render(policy: &Policy, set: &TemplateSet) -> Result<Vec<Rendered>, Vec<R
                 flux => flux.clone(),
                 engine => engine.clone(),
                 kyverno_version => &policy.kyverno_version,
+                generated_path => &policy.generated_path,
                 spec_path => &policy.spec_path,
                 env => envs[env_index(j.env)].clone(),
                 tenant => Value::from(minijinja::value::Serde(j.tenant)),
@@ -355,7 +365,7 @@ pub fn kustomizations(
         let resources: Vec<&str> = entries
             .iter()
             .map(|e| e.trim_end_matches('/'))
-            .filter(|e| *e != "flux-lockdown")
+            .filter(|e| *e != "flux-lockdown" && *e != FLUX_SYSTEM_SYNC)
             .collect();
         let ctx = KustomizationCtx { resources };
         match env

@@ -23,6 +23,7 @@ embedded![
     "platform/deploy-key.yaml.j2",
     "platform/source.yaml.j2",
     "platform/sync.yaml.j2",
+    "platform/flux-system-sync.yaml.j2",
     "tenant/namespaces.yaml.j2",
     "tenant/service-account.yaml.j2",
     "tenant/role.yaml.j2",

@@ -521,14 +521,22 @@ fn signer(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Signer> {
 }
 
 fn registry(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Registry> {
-    let t = r.table(v, path, &["host", "cosign_key", "keyless"])?;
+    let t = r.table(
+        v,
+        path,
+        &["host", "cosign_key", "keyless", "tlog", "rekor_url"],
+    )?;
     let host = t.req_string(r, "host");
     let cosign_key = t.opt_string(r, "cosign_key");
     let keyless = t.opt_table(r, "keyless", keyless);
+    let tlog = t.opt_bool(r, "tlog");
+    let rekor_url = t.opt_string(r, "rekor_url");
     Some(Registry {
         host: host?,
         cosign_key: cosign_key.ok()?,
         keyless: keyless.ok()?,
+        tlog: tlog.ok()?,
+        rekor_url: rekor_url.ok()?,
     })
 }
 

@@ -183,6 +183,11 @@ pub struct Registry {
     pub cosign_key: Option<Sp<String>>,
     /// Keyless (Sigstore) identity that signs the registry's images.
     pub keyless: Option<Keyless>,
+    /// Check signatures against a transparency log (Rekor). Default: `false` with
+    /// `cosign_key` (Flux verifies keyed signatures offline), `true` with `keyless`.
+    pub tlog: Option<Sp<bool>>,
+    /// The Rekor instance to check (default: the public `https://rekor.sigstore.dev`).
+    pub rekor_url: Option<Sp<String>>,
 }
 
 #[derive(Clone, Debug, JsonSchema)]

@@ -66,6 +66,24 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
         ));
     }
     let mut effective: BTreeSet<(String, String)> = BTreeSet::new();
+    // What helm-controller needs beyond the allowed kinds when HelmRelease is one (Helm's
+    // storage Secrets, the objects its wait reads): expected, not extra kinds.
+    let helm_needs: BTreeSet<(String, String, String)> = if t.helm {
+        crate::model::helm_rules()
+            .into_iter()
+            .flat_map(|r| {
+                r.resources.into_iter().flat_map(move |res| {
+                    let group = r.api_group.clone();
+                    r.verbs
+                        .clone()
+                        .into_iter()
+                        .map(move |v| (group.clone(), res.clone(), v))
+                })
+            })
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
     for g in &analysis.grants {
         let who = format!("tenant `{}` ({} → {})", t.name, g.binding, g.role);
         if g.verb == "*"
@@ -107,6 +125,11 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
                     "Adversary 3",
                 ));
             }
+        }
+        if g.resource == base
+            && helm_needs.contains(&(g.api_group.clone(), g.resource.clone(), g.verb.clone()))
+        {
+            continue;
         }
         let risk = kinds::resource_risk(&g.api_group, base);
         let privileged_verb = matches!(g.verb.as_str(), "bind" | "escalate" | "impersonate");

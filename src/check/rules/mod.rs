@@ -12,6 +12,7 @@ mod names;
 mod references;
 mod repositories;
 mod settings;
+mod tenancy;
 
 use super::Checker;
 
@@ -26,6 +27,7 @@ pub(super) fn run_all(c: &mut Checker<'_>) {
     environments::run(c);
     images::run(c);
     keys::run(c);
+    tenancy::run(c);
 }
 
 /// Finds `{placeholder}`s in a string: (byte offset, name).
