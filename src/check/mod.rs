@@ -7,6 +7,7 @@ mod keys;
 mod rules;
 
 pub use keys::{CosignKey, SignerKey};
+pub(crate) use rules::control_characters;
 
 /// Whether a regular expression is anchored `^…$` (the final `$` not escaped).
 pub fn is_anchored(pattern: &str) -> bool {
