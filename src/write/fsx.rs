@@ -101,6 +101,12 @@ pub fn open_dir_path(path: &Path, create: bool) -> io::Result<Option<OwnedFd>> {
                 cur = rustix::fs::openat(&cur, name, dir_flags(), Mode::empty())?;
             }
             Err(rustix::io::Errno::NOENT) => return Ok(None),
+            // With O_DIRECTORY, Linux reports a link as ENOTDIR: say what it is.
+            Err(rustix::io::Errno::NOTDIR)
+                if kind_at(&cur, &*name.to_string_lossy()).ok() == Some(Kind::Symlink) =>
+            {
+                return Err(rustix::io::Errno::LOOP.into());
+            }
             Err(e) => return Err(e.into()),
         }
     }
