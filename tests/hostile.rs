@@ -98,8 +98,16 @@ impl Hostile {
 
     /// Asserts the marker is nowhere in the run's output nor in the output directory.
     fn assert_no_leak(&self, r: &Run) {
-        assert!(!r.stdout.contains(MARKER), "secret in stdout:\n{}", r.stdout);
-        assert!(!r.stderr.contains(MARKER), "secret in stderr:\n{}", r.stderr);
+        assert!(
+            !r.stdout.contains(MARKER),
+            "secret in stdout:\n{}",
+            r.stdout
+        );
+        assert!(
+            !r.stderr.contains(MARKER),
+            "secret in stderr:\n{}",
+            r.stderr
+        );
         for (path, bytes) in snapshot(&self.out()) {
             assert!(
                 !String::from_utf8_lossy(&bytes).contains(MARKER),
@@ -295,7 +303,11 @@ fn a_symlinked_tenant_directory_is_refused() {
         trustc::write::sha256_hex(&planted)
     ));
     std::fs::write(h.out().join(".trustc-manifest"), manifest).unwrap();
-    std::fs::copy(h.outside.join("sub/sync.yaml"), h.outside.join("sub/old.yaml")).unwrap();
+    std::fs::copy(
+        h.outside.join("sub/sync.yaml"),
+        h.outside.join("sub/old.yaml"),
+    )
+    .unwrap();
     let before = snapshot(&h.outside);
     let r = h.run(&["generate", "--check", "--diff"]);
     assert_eq!(r.code, Some(1), "{r:?}");
@@ -304,7 +316,11 @@ fn a_symlinked_tenant_directory_is_refused() {
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.stderr.contains("symbolic link"), "{r:?}");
     h.assert_no_leak(&r);
-    assert_eq!(snapshot(&h.outside), before, "nothing written into the link's target");
+    assert_eq!(
+        snapshot(&h.outside),
+        before,
+        "nothing written into the link's target"
+    );
 }
 
 #[test]
@@ -314,9 +330,17 @@ fn planted_staging_files_and_journal_names_never_redirect_a_write() {
     let before = snapshot(&h.outside);
     // Old-style predictable temporary names, as links to the secret.
     let dir = h.out().join("production/tenants/payments");
-    symlink(h.outside.join("secret.txt"), dir.join(".sync.yaml.trustc-tmp")).unwrap();
+    symlink(
+        h.outside.join("secret.txt"),
+        dir.join(".sync.yaml.trustc-tmp"),
+    )
+    .unwrap();
     // A journal name as a link: refused, never read or followed.
-    symlink(h.outside.join("secret.txt"), h.out().join(".trustc-journal")).unwrap();
+    symlink(
+        h.outside.join("secret.txt"),
+        h.out().join(".trustc-journal"),
+    )
+    .unwrap();
     let r = h.run(&["generate", "--check", "--diff"]);
     assert_eq!(r.code, Some(1), "{r:?}");
     h.assert_no_leak(&r);
@@ -448,7 +472,9 @@ fn keys_outside_the_repository_are_refused_and_never_echoed() {
     std::fs::write(&spec, &text).unwrap();
     std::fs::write(
         &key,
-        format!("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n{MARKER}\n-----END PGP PUBLIC KEY BLOCK-----\n"),
+        format!(
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n{MARKER}\n-----END PGP PUBLIC KEY BLOCK-----\n"
+        ),
     )
     .unwrap();
     let r = h.run(&["check"]);
@@ -472,7 +498,11 @@ fn a_spec_that_links_out_of_the_repository_is_refused() {
     let spec = h.repo.join("policy-spec/trust.toml");
     std::fs::remove_file(&spec).unwrap();
     symlink(h.outside.join("secret.toml"), &spec).unwrap();
-    for args in [&["check"][..], &["generate"][..], &["generate", "--check"][..]] {
+    for args in [
+        &["check"][..],
+        &["generate"][..],
+        &["generate", "--check"][..],
+    ] {
         let r = h.run(args);
         assert_eq!(r.code, Some(2), "{args:?}: {r:?}");
         assert!(r.stderr.contains("TC0009"), "{r:?}");
@@ -510,7 +540,11 @@ fn template_trees_with_link_loops_or_links_out_are_refused() {
     std::fs::remove_file(tpl.join("loop")).unwrap();
     std::fs::remove_file(tpl.join("tenant/again")).unwrap();
     // A template that links to the secret.
-    symlink(h.outside.join("secret.txt"), tpl.join("tenant/sync.yaml.j2")).unwrap();
+    symlink(
+        h.outside.join("secret.txt"),
+        tpl.join("tenant/sync.yaml.j2"),
+    )
+    .unwrap();
     let r = h.run(&["generate", "--templates", "templates"]);
     assert_eq!(r.code, Some(1), "{r:?}");
     h.assert_no_leak(&r);
@@ -533,7 +567,10 @@ fn check_diff_never_reads_through_a_symlinked_output_file() {
     let before = snapshot(&h.outside);
     let r = h.run(&["generate", "--check", "--diff"]);
     assert_eq!(r.code, Some(1), "{r:?}");
-    assert!(r.stdout.contains("not a regular file (a symbolic link"), "{r:?}");
+    assert!(
+        r.stdout.contains("not a regular file (a symbolic link"),
+        "{r:?}"
+    );
     assert!(r.stderr.contains("TC4002"), "{r:?}");
     h.assert_no_leak(&r);
     // `generate` refuses too (never replaces, follows or deletes the link).
@@ -618,7 +655,10 @@ fn a_write_killed_at_any_step_is_old_new_or_completed_by_the_next_run() {
             assert_eq!(snapshot(&h.out()), new, "finished without a fault at {n}");
             break;
         }
-        assert_eq!(r.code, None, "step {n}: killed by the hook, not an error: {r:?}");
+        assert_eq!(
+            r.code, None,
+            "step {n}: killed by the hook, not an error: {r:?}"
+        );
         crashes += 1;
         let after = snapshot(&h.out());
         let journaled = after.contains_key(trustc::write::JOURNAL);
@@ -637,7 +677,11 @@ fn a_write_killed_at_any_step_is_old_new_or_completed_by_the_next_run() {
         // The next run completes (or rolls back) and writes the new output.
         let r = h.run(&["generate", "--spec", &b]);
         assert_eq!(r.code, Some(0), "step {n}: {r:?}");
-        assert_eq!(snapshot(&h.out()), new, "step {n}: recovered to the new output");
+        assert_eq!(
+            snapshot(&h.out()),
+            new,
+            "step {n}: recovered to the new output"
+        );
         n += stride;
         assert!(n < 10_000, "the write never finished");
     }

@@ -103,7 +103,7 @@ pub fn open_dir_path(path: &Path, create: bool) -> io::Result<Option<OwnedFd>> {
             Err(rustix::io::Errno::NOENT) => return Ok(None),
             // With O_DIRECTORY, Linux reports a link as ENOTDIR: say what it is.
             Err(rustix::io::Errno::NOTDIR)
-                if kind_at(&cur, &*name.to_string_lossy()).ok() == Some(Kind::Symlink) =>
+                if kind_at(&cur, &name.to_string_lossy()).ok() == Some(Kind::Symlink) =>
             {
                 return Err(rustix::io::Errno::LOOP.into());
             }

@@ -723,7 +723,7 @@ pub fn write_in(tree: &Tree, out: &Output) -> Result<Stats, WriteError> {
     }
     let mut deletes = Vec::new();
     for (rel, digest) in out.manifest() {
-        if tree.files.contains_key(&rel) || entries.get(&rel).is_none() {
+        if tree.files.contains_key(&rel) || !entries.contains_key(&rel) {
             continue;
         }
         match out.prunable(&rel, digest.as_ref()) {
