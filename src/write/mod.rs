@@ -756,12 +756,17 @@ pub fn write_in(tree: &Tree, out: &Output) -> Result<Stats, WriteError> {
         let staging = fsx::open_dir_at(&out.fd, &staging_name).map_err(io_at(&shown, false))?;
         for (i, (rel, bytes)) in changed.iter().enumerate() {
             let name = i.to_string();
-            fsx::create_exclusive(&staging, &name, bytes).map_err(io_at(&out.shown(rel), false))?;
+            fsx::create_exclusive(&staging, &name, bytes, !fsx::BATCH_SYNC)
+                .map_err(io_at(&out.shown(rel), false))?;
             faults.step();
             ops.push(Op::Rename {
                 staged: name,
                 rel: (*rel).clone(),
             });
+        }
+        // Every staged byte is on disk before the journal can name it.
+        if fsx::BATCH_SYNC {
+            fsx::sync_files_of(&staging).map_err(io_at(&shown, false))?;
         }
         fsx::sync_dir(&staging).map_err(io_at(&shown, false))?;
         Ok(staging)
@@ -786,7 +791,7 @@ pub fn write_in(tree: &Tree, out: &Output) -> Result<Stats, WriteError> {
         ops,
     };
     let tmp = format!("{JOURNAL_TMP_PREFIX}{}", random_suffix());
-    let committed = fsx::create_exclusive(&out.fd, &tmp, journal.to_text().as_bytes())
+    let committed = fsx::create_exclusive(&out.fd, &tmp, journal.to_text().as_bytes(), true)
         .and_then(|()| {
             faults.step();
             fsx::rename_at(&out.fd, &tmp, &out.fd, JOURNAL)
@@ -922,5 +927,28 @@ mod tests {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    /// `cargo test --lib write::timing -- --ignored --nocapture`: wall time of a fresh write
+    /// of 5,000 files (2 KiB each) and of an unchanged rewrite.
+    #[test]
+    #[ignore]
+    fn write_5000_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tree = super::Tree::default();
+        for i in 0..5000 {
+            tree.files
+                .insert(format!("d{}/f{i}.yaml", i % 50), vec![b'x'; 2048]);
+        }
+        let tree = tree.with_manifest();
+        let t = std::time::Instant::now();
+        super::write(&tree, dir.path()).unwrap();
+        eprintln!("fresh: {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        super::write(&tree, dir.path()).unwrap();
+        eprintln!("unchanged: {:?}", t.elapsed());
     }
 }
