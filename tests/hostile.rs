@@ -644,6 +644,7 @@ fn a_write_killed_at_any_step_is_old_new_or_completed_by_the_next_run() {
     };
     let mut n = 0u64;
     let mut crashes = 0;
+    let (mut saw_old, mut saw_journal, mut saw_recovery_crash) = (0, 0, 0);
     loop {
         copy_tree(&pristine, &h.out());
         let steps = n.to_string();
@@ -662,17 +663,30 @@ fn a_write_killed_at_any_step_is_old_new_or_completed_by_the_next_run() {
         crashes += 1;
         let after = snapshot(&h.out());
         let journaled = after.contains_key(trustc::write::JOURNAL);
-        if !journaled {
+        if journaled {
+            saw_journal += 1;
+        } else {
             let t = without_staging(&after);
             assert!(
                 t == old || t == new,
                 "step {n}: without a journal the tree is the old or the new output"
             );
+            saw_old += usize::from(t == old);
         }
         // `--check` never calls an interrupted tree up to date.
         let r = h.run(&["generate", "--check", "--spec", &b]);
         if journaled || after != new {
             assert_eq!(r.code, Some(1), "step {n}: {r:?}");
+        }
+        // A crash during the recovery itself is recovered by the run after.
+        if journaled && saw_journal % 3 == 1 {
+            let r = h.run_env(
+                &["generate", "--spec", &b],
+                &[(trustc::write::FAULT_ENV, "2")],
+            );
+            // (It may also finish first when few steps were left.)
+            assert!(matches!(r.code, None | Some(0)), "step {n}: {r:?}");
+            saw_recovery_crash += usize::from(r.code.is_none());
         }
         // The next run completes (or rolls back) and writes the new output.
         let r = h.run(&["generate", "--spec", &b]);
@@ -686,6 +700,12 @@ fn a_write_killed_at_any_step_is_old_new_or_completed_by_the_next_run() {
         assert!(n < 10_000, "the write never finished");
     }
     assert!(crashes > 10, "only {crashes} crash points");
+    assert!(saw_old > 0, "no crash before the commit point");
+    assert!(saw_journal > 3, "no crash after the commit point");
+    assert!(saw_recovery_crash > 0);
+    eprintln!(
+        "{crashes} crash points (stride {stride}): {saw_old} left the old tree, {saw_journal} a journal; {saw_recovery_crash} recoveries killed too"
+    );
 
     // A crash, then the next run is of the OLD spec: the tree ends as the old output.
     copy_tree(&pristine, &h.out());
