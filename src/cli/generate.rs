@@ -196,11 +196,14 @@ pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
         Ok(None) => unreachable!("created"),
         Err(e) => return write_failed(&e, &a.out),
     };
+    // An interrupted earlier write is completed (or its temporaries removed) first.
+    match out.recover() {
+        Ok(Some(r)) => eprintln!("note: `{}`: {r}", a.out.display()),
+        Ok(None) => {}
+        Err(e) => return write_failed(&e, &a.out),
+    }
     match write::write_in(&tree, &out) {
         Ok(stats) => {
-            if let Some(r) = &stats.recovered {
-                eprintln!("note: `{}`: {r}", a.out.display());
-            }
             for rel in &stats.kept {
                 eprintln!(
                     "warning[{}]: kept `{}`: listed in `{}` but not a file trustc wrote (its sha256 differs); remove it by hand if it should go",

@@ -560,10 +560,9 @@ fn apply(out: &Output, staging: &OwnedFd, op: &Op) -> Result<bool, WriteError> {
                 .map_err(io_at(&out.shown(rel), true))?
                 .expect("created");
             if fsx::kind_at(&dir, name).map_err(io_at(&out.shown(rel), true))? == Kind::Dir {
-                return Err(WriteError::Blocked {
-                    path: out.shown(rel),
-                    what: "a directory stands where the file belongs".into(),
-                });
+                return Err(io_at(&out.shown(rel), true)(io::Error::other(
+                    "a directory stands where the file belongs",
+                )));
             }
             fsx::rename_at(staging, staged, &dir, name).map_err(io_at(&out.shown(rel), true))?;
             Ok(true)
@@ -608,8 +607,16 @@ fn remove_emptied_dirs(out: &Output, rel: &str) {
     }
 }
 
-/// Completes an interrupted write (a journal is present) or removes its temporaries (no
-/// journal). Returns what it did.
+impl Output {
+    /// Completes an interrupted write (a journal is present) or removes its temporaries (no
+    /// journal), before anything else. Returns what it did. [`write_in`] does it too; calling
+    /// it first lets the caller report it before the write's own messages.
+    pub fn recover(&self) -> Result<Option<String>, WriteError> {
+        recover(self, &mut Faults::from_env())
+    }
+}
+
+/// See [`Output::recover`].
 fn recover(out: &Output, faults: &mut Faults) -> Result<Option<String>, WriteError> {
     let root_entries = fsx::list(&out.fd).map_err(io_at(&out.shown(""), false))?;
     let mut did = None;
@@ -901,6 +908,56 @@ mod tests {
         ]);
         assert!(write(&t2, root).is_err());
         assert_eq!(snapshot(root), before);
+    }
+
+    #[test]
+    fn journals_round_trip_and_refuse_paths_out_of_the_tree() {
+        let j = Journal {
+            staging: format!("{STAGING_PREFIX}00ff"),
+            ops: vec![
+                Op::Rename {
+                    staged: "0".into(),
+                    rel: "a/b c.yaml".into(),
+                },
+                Op::Delete {
+                    digest: "ab".repeat(32),
+                    rel: "x/y.yaml".into(),
+                },
+            ],
+        };
+        assert_eq!(Journal::parse(&j.to_text()), Some(j.clone()));
+        let text = j.to_text();
+        // Truncated (no `end`), a path out of the tree, a reserved name, a foreign staging.
+        assert_eq!(Journal::parse(text.trim_end_matches("end\n")), None);
+        for bad in ["../x", "/etc/passwd", "a/../../x", ".trustc-journal"] {
+            let t = text.replace("x/y.yaml", bad);
+            assert_eq!(Journal::parse(&t), None, "{bad}");
+        }
+        assert_eq!(Journal::parse(&text.replace(STAGING_PREFIX, "../")), None);
+    }
+
+    #[test]
+    fn manifests_with_and_without_digests() {
+        let d = "0".repeat(64);
+        let m = parse_manifest(&format!("# c\n{d}  a/b.yaml\nold/legacy.yaml\n\n"));
+        assert_eq!(m.get("a/b.yaml"), Some(&Some(d)));
+        assert_eq!(m.get("old/legacy.yaml"), Some(&None));
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn a_legacy_manifest_prunes_only_files_with_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("t")).unwrap();
+        std::fs::write(root.join("t/gen.yaml"), header("trust.toml")).unwrap();
+        std::fs::write(root.join("t/user.yaml"), "mine").unwrap();
+        std::fs::write(root.join(MANIFEST), "t/gen.yaml\nt/user.yaml\n").unwrap();
+        let s = write(&tree(&[("a.yaml", "a")]), root).unwrap();
+        assert_eq!(s.deleted, 1);
+        assert_eq!(s.kept, vec!["t/user.yaml".to_string()]);
+        assert!(!root.join("t/gen.yaml").exists());
+        assert!(root.join("t/user.yaml").exists());
     }
 
     #[test]
