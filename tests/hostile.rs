@@ -618,10 +618,13 @@ fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
 }
 
-/// The tree without trustc's own leftovers (staging directories).
+/// The tree without trustc's own leftovers (staging directories, a journal being written).
 fn without_staging(t: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
     t.iter()
-        .filter(|(k, _)| !k.starts_with(trustc::write::STAGING_PREFIX))
+        .filter(|(k, _)| {
+            !k.starts_with(trustc::write::STAGING_PREFIX)
+                && !k.starts_with(trustc::write::JOURNAL_TMP_PREFIX)
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
