@@ -746,3 +746,88 @@ fn concurrent_runs_on_one_output_end_as_one_output() {
         );
     }
 }
+
+#[test]
+fn control_characters_never_reach_the_terminal_raw() {
+    // ESC / OSC 52 (clipboard write), BEL, CR, bidi overrides in spec values and raw bytes.
+    let h = Hostile::new();
+    let spec = h.repo.join("policy-spec/trust.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let hostile = text.replacen(
+        "[tenants.payments]",
+        "[tenants.payments]\nbogus_key = \"\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J\r\u{202e}evil\u{2066}\"",
+        1,
+    );
+    assert_ne!(hostile, text);
+    std::fs::write(&spec, &hostile).unwrap();
+    let r = h.run(&["check"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let raw: Vec<char> = r
+        .stderr
+        .chars()
+        .filter(|&c| c != '\n' && trustc::diag::is_unsafe_char(c))
+        .collect();
+    assert!(
+        raw.is_empty(),
+        "raw control characters {raw:?} in:\n{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("\\u{1b}]52;"), "{r:?}");
+    assert!(r.stderr.contains("\\u{202e}"), "{r:?}");
+    // The same value in a field that reaches a template is refused by `check` (TC0008),
+    // located, instead of failing at generate time.
+    let in_url = text.replacen("ssh://git@github.com/", "ssh://git@github.com/\u{1b}[2J", 1);
+    assert_ne!(in_url, text);
+    std::fs::write(&spec, &in_url).unwrap();
+    let r = h.run(&["generate"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("error[TC0008]"), "{r:?}");
+    assert!(
+        r.stderr.contains("policy-spec/trust.toml:"),
+        "located: {r:?}"
+    );
+    assert!(!r.stderr.contains('\u{1b}'), "{r:?}");
+    assert!(!h.out().exists(), "nothing written");
+}
+
+#[test]
+fn an_integer_out_of_range_is_a_located_diagnostic() {
+    let h = Hostile::new();
+    let spec = h.repo.join("policy-spec/trust.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let line = text.lines().position(|l| l == "version = 1").unwrap() + 1;
+    std::fs::write(
+        &spec,
+        text.replacen("version = 1", "version = 99999999999999999999999", 1),
+    )
+    .unwrap();
+    let r = h.run(&["check"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("policy-spec/trust.toml:{line}:11: error[TC0003]")),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("out of range"), "{r:?}");
+}
+
+#[test]
+fn a_second_run_waits_for_the_lock_and_says_so() {
+    let h = Hostile::new();
+    assert_eq!(h.run(&["generate"]).code, Some(0));
+    // This test holds the lock, as a running `trustc generate` would.
+    let held = trustc::write::Output::open(&h.out(), false, true)
+        .unwrap()
+        .unwrap();
+    let child = h.spawn(&["generate"], &[]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut child = child;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "generate must wait while another holds the lock"
+    );
+    drop(held);
+    let r = wait(child, Duration::from_secs(60));
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains("waiting for its lock"), "{r:?}");
+}
