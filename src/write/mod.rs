@@ -295,9 +295,14 @@ impl Output {
     /// Reads a file of the output directory: never through a link, never a FIFO or device,
     /// at most [`MAX_FILE_BYTES`]. `Ok(None)` when it does not exist.
     pub fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, fsx::ReadError> {
+        let max = if rel == MANIFEST {
+            fsx::MAX_MANIFEST_BYTES
+        } else {
+            MAX_FILE_BYTES
+        };
         match self.parent_of(rel, false)? {
             None => Ok(None),
-            Some((dir, name)) => fsx::read_at(&dir, name),
+            Some((dir, name)) => fsx::read_at_max(&dir, name, max),
         }
     }
 
@@ -334,7 +339,7 @@ impl Output {
     /// Paths listed in the manifest, with their recorded digest (`None`: an old manifest
     /// without digests).
     fn manifest(&self) -> BTreeMap<String, Option<String>> {
-        let Ok(Some(bytes)) = fsx::read_at(&self.fd, MANIFEST) else {
+        let Ok(Some(bytes)) = self.read(MANIFEST) else {
             return BTreeMap::new();
         };
         parse_manifest(&String::from_utf8_lossy(&bytes))
@@ -401,7 +406,7 @@ pub fn drift_in(tree: &Tree, out: Option<&Output>) -> Result<Vec<Drift>, WriteEr
             Kind::Missing => drift.push(Drift::Missing(rel.clone())),
             Kind::File => match out.read(rel) {
                 Ok(Some(old)) if old == *bytes => {}
-                Ok(Some(_)) | Err(fsx::ReadError::TooLarge(_)) => {
+                Ok(Some(_)) | Err(fsx::ReadError::TooLarge(..)) => {
                     drift.push(Drift::Changed(rel.clone()))
                 }
                 Ok(None) => drift.push(Drift::Missing(rel.clone())),
@@ -958,6 +963,20 @@ mod tests {
         assert_eq!(s.kept, vec!["t/user.yaml".to_string()]);
         assert!(!root.join("t/gen.yaml").exists());
         assert!(root.join("t/user.yaml").exists());
+    }
+
+    #[test]
+    fn a_manifest_above_the_per_file_limit_still_prunes() {
+        // 210,000 files make a 27 MB manifest: its own bound is larger than 8 MiB.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("old.yaml"), "old").unwrap();
+        let mut m = "# pad\n".repeat((MAX_FILE_BYTES as usize / 6) + 10);
+        m.push_str(&format!("{}  old.yaml\n", sha256_hex(b"old")));
+        std::fs::write(root.join(MANIFEST), m).unwrap();
+        let s = write(&tree(&[("a.yaml", "a")]), root).unwrap();
+        assert_eq!(s.deleted, 1);
+        assert!(!root.join("old.yaml").exists());
     }
 
     #[test]
