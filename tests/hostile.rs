@@ -230,13 +230,27 @@ fn an_output_directory_that_is_a_link_is_refused() {
     let h = Hostile::new();
     symlink(&h.outside, h.out()).unwrap();
     let before = snapshot(&h.outside);
-    for args in [&["generate"][..], &["generate", "--check", "--diff"][..]] {
+    let abs = h.out().display().to_string();
+    let nested = h.out().join("production").display().to_string();
+    for args in [
+        &["generate"][..],
+        &["generate", "--check", "--diff"][..],
+        &["generate", "--out", &abs][..],
+        &["generate", "--check", "--out", &abs][..],
+        &["generate", "--out", "generated/production"][..],
+    ] {
         let r = h.run(args);
         assert_eq!(r.code, Some(1), "{args:?}: {r:?}");
         assert!(r.stderr.contains("TC4003"), "{r:?}");
         assert!(r.stderr.contains("symbolic link"), "{r:?}");
         h.assert_no_leak(&r);
     }
+    assert_eq!(snapshot(&h.outside), before, "nothing outside changed");
+    // An absolute `--out` below the working directory is walked without following links
+    // too (CI passes `$PWD/generated/...`).
+    let r = h.run(&["generate", "--out", &nested]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("TC4003"), "{r:?}");
     assert_eq!(snapshot(&h.outside), before, "nothing outside changed");
 }
 

@@ -64,26 +64,45 @@ pub fn open_dir_at(dir: impl AsFd, name: &str) -> io::Result<OwnedFd> {
     Ok(rustix::fs::openat(dir, name, dir_flags(), Mode::empty())?)
 }
 
-/// Opens a directory given on the command line. A relative path is walked component by
-/// component from the working directory without following links (it lies inside the
-/// repository, which the author of a pull request controls); the parent of an absolute path
-/// is configuration and is opened normally, its last component without following a link.
+/// Opens a directory given on the command line. A relative path, or an absolute one below the
+/// working directory, is walked component by component from the working directory without
+/// following links (it lies inside the repository, which the author of a pull request
+/// controls); above the working directory, the existing ancestors of an absolute path are
+/// configuration and are opened normally, and the components below them (always including
+/// the last) without following a link.
 /// Missing directories are created when `create` is set. `Ok(None)`: it does not exist.
 pub fn open_dir_path(path: &Path, create: bool) -> io::Result<Option<OwnedFd>> {
+    // An absolute path below the working directory (CI runs from the repository root, and
+    // often passes `$PWD/generated`) is walked like a relative one.
+    let below_cwd: Option<std::path::PathBuf> = if path.is_absolute() {
+        std::env::current_dir().ok().and_then(|c| {
+            let canonical = std::fs::canonicalize(&c).ok();
+            [Some(c), canonical]
+                .into_iter()
+                .flatten()
+                .find_map(|base| path.strip_prefix(&base).ok().map(Path::to_path_buf))
+                .filter(|rel| !rel.as_os_str().is_empty())
+        })
+    } else {
+        None
+    };
+    let path = below_cwd.as_deref().unwrap_or(path);
     let comps: Vec<Component> = path.components().collect();
     let (mut cur, rest): (OwnedFd, &[Component]) = if path.is_absolute() {
+        // The deepest existing ancestor of the parent is opened normally; the components
+        // below it (always including the last) are created or opened without following.
         let parent = path.parent().unwrap_or(Path::new("/"));
+        let base = parent
+            .ancestors()
+            .find(|a| a.is_dir())
+            .unwrap_or(Path::new("/"));
         let fd = rustix::fs::open(
-            parent,
+            base,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let last = if path.file_name().is_some() {
-            &comps[comps.len() - 1..]
-        } else {
-            &[][..]
-        };
-        (fd, last)
+        let skip = base.components().count();
+        (fd, &comps[skip.min(comps.len())..])
     } else {
         let fd = rustix::fs::open(".", dir_flags(), Mode::empty())?;
         (fd, &comps[..])
