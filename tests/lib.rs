@@ -6,6 +6,7 @@ mod diff;
 mod docs;
 mod fuzz;
 mod generate;
+mod hostile;
 mod map;
 mod properties;
 mod rules;

@@ -99,10 +99,16 @@ fn all_mistakes_of_a_file_are_reported_together() {
             "registries = [\"internal\"]\nallowed_kind = []",
         );
     let dir = tempfile::tempdir().unwrap();
-    let keys = root().join("tests/fixtures/keys");
+    // The keys travel with the spec: trustc reads keys only from inside the spec's
+    // repository (here, with no `.git`, the spec's directory tree).
+    let keys = dir.path().join("a/b/keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for e in std::fs::read_dir(root().join("tests/fixtures/keys")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), keys.join(e.file_name())).unwrap();
+    }
     let spec_dir = dir.path().join("a/b");
-    std::fs::create_dir_all(&spec_dir).unwrap();
-    let text = text.replace("../../keys/", &format!("{}/", keys.display()));
+    let text = text.replace("../../keys/", "keys/");
     let path = spec_dir.join("trust.toml");
     std::fs::write(&path, text).unwrap();
     let (_, diags, valid) = front(&path, &crate::support::fixture_clock(""));
@@ -111,14 +117,24 @@ fn all_mistakes_of_a_file_are_reported_together() {
     assert!(valid.is_none());
 }
 
-/// Writes `text` as `<tmp>/a/b/trust.toml` with the fixtures' key paths made absolute.
+/// Writes `text` as `<tmp>/a/b/trust.toml` with the fixtures' keys beside it (`keys/`, `ssh/`).
 fn write_spec(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
-    let keys = root().join("tests/fixtures/keys");
+    // The keys travel with the spec: trustc reads keys only from inside the spec's
+    // repository (here, with no `.git`, the spec's directory tree).
     let spec_dir = dir.path().join("a/b");
-    std::fs::create_dir_all(&spec_dir).unwrap();
+    for (from, to) in [
+        ("tests/fixtures/keys", "keys"),
+        ("tests/fixtures/valid/ssh/keys", "ssh"),
+    ] {
+        std::fs::create_dir_all(spec_dir.join(to)).unwrap();
+        for e in std::fs::read_dir(root().join(from)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), spec_dir.join(to).join(e.file_name())).unwrap();
+        }
+    }
     let text = text
-        .replace("\"../../keys/", &format!("\"{}/", keys.display()))
-        .replace("\"../keys/", &format!("\"{}/", keys.display()));
+        .replace("\"../../keys/", "\"keys/")
+        .replace("\"../keys/", "\"keys/");
     let path = spec_dir.join("trust.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -348,7 +364,7 @@ host = 42
 /// accepted for 2.9 and lands in the signers Secrets under that name; for 2.8 it is refused.
 #[test]
 fn ssh_signing_keys_for_flux_2_9_and_refused_before() {
-    let ssh = root().join("tests/fixtures/valid/ssh/keys");
+    let ssh = std::path::Path::new("ssh");
     let text = minimal()
         .replace(
             "[registries.internal]",
@@ -376,7 +392,8 @@ fn ssh_signing_keys_for_flux_2_9_and_refused_before() {
         .find(|(p, _)| p.ends_with("tenants/team/signers.yaml"))
         .map(|(_, b)| String::from_utf8_lossy(b).to_string())
         .expect("tenant signers Secret");
-    let carol = std::fs::read_to_string(ssh.join("carol.pub")).unwrap();
+    let carol =
+        std::fs::read_to_string(root().join("tests/fixtures/valid/ssh/keys/carol.pub")).unwrap();
     assert!(signers.contains("carol.sshpub:"), "{signers}");
     assert!(signers.contains("dave.sshpub:"), "{signers}");
     assert!(!signers.contains("carol.asc"), "{signers}");

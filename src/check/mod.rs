@@ -9,6 +9,7 @@ mod rules;
 pub mod ssh_keys;
 
 pub use keys::{CosignKey, SignerKey};
+pub(crate) use rules::control_characters;
 
 /// Whether a regular expression is anchored `^…$` (the final `$` not escaped).
 pub fn is_anchored(pattern: &str) -> bool {

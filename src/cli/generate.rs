@@ -191,8 +191,27 @@ pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
     if a.check {
         return check_drift(&tree, &a.out, a.diff);
     }
-    match write::write(&tree, &a.out) {
+    let out = match write::Output::open(&a.out, true, true) {
+        Ok(Some(out)) => out,
+        Ok(None) => unreachable!("created"),
+        Err(e) => return write_failed(&e, &a.out),
+    };
+    // An interrupted earlier write is completed (or its temporaries removed) first.
+    match out.recover() {
+        Ok(Some(r)) => eprintln!("note: `{}`: {r}", a.out.display()),
+        Ok(None) => {}
+        Err(e) => return write_failed(&e, &a.out),
+    }
+    match write::write_in(&tree, &out) {
         Ok(stats) => {
+            for rel in &stats.kept {
+                eprintln!(
+                    "warning[{}]: kept `{}`: listed in `{}` but not a file trustc wrote (its sha256 differs); remove it by hand if it should go",
+                    Code::ForeignManifestEntry.id(),
+                    crate::diag::escape(&a.out.join(rel).display().to_string()),
+                    write::MANIFEST
+                );
+            }
             if a.spec.format == Format::Human {
                 eprintln!(
                     "{}: {} files ({} written, {} unchanged, {} pruned)",
@@ -205,16 +224,49 @@ pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
             }
             EXIT_OK
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("note: nothing under `{}` was changed", a.out.display());
-            EXIT_USAGE
-        }
+        Err(e) => write_failed(&e, &a.out),
     }
 }
 
-fn check_drift(tree: &Tree, out: &Path, show_diff: bool) -> i32 {
-    let drift = match write::drift(tree, out) {
+/// Reports a failed write. "Nothing was changed" only when that is true: before the
+/// journal's commit point.
+fn write_failed(e: &write::WriteError, out: &Path) -> i32 {
+    match e.code() {
+        Some(code) => eprintln!("error[{}]: {e}", code.id()),
+        None => eprintln!("error: {e}"),
+    }
+    if e.changed() {
+        eprintln!(
+            "note: the write into `{}` had begun; its journal `{}` lets the next `trustc generate` complete it, and `trustc generate --check` reports it until then",
+            out.display(),
+            write::JOURNAL
+        );
+    } else {
+        eprintln!("note: nothing under `{}` was changed", out.display());
+    }
+    if e.is_refusal() {
+        EXIT_REFUSED
+    } else {
+        EXIT_USAGE
+    }
+}
+
+fn check_drift(tree: &Tree, out_path: &Path, show_diff: bool) -> i32 {
+    let out = match write::Output::open(out_path, false, false) {
+        Ok(o) => o,
+        Err(e) => {
+            match e.code() {
+                Some(code) => eprintln!("error[{}]: {e}", code.id()),
+                None => eprintln!("error: {e}"),
+            }
+            return if e.is_refusal() {
+                EXIT_REFUSED
+            } else {
+                EXIT_USAGE
+            };
+        }
+    };
+    let drift = match write::drift_in(tree, out.as_ref()) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
@@ -222,32 +274,70 @@ fn check_drift(tree: &Tree, out: &Path, show_diff: bool) -> i32 {
         }
     };
     if drift.is_empty() {
-        eprintln!("{}: up to date ({} files)", out.display(), tree.files.len());
+        eprintln!(
+            "{}: up to date ({} files)",
+            out_path.display(),
+            tree.files.len()
+        );
         return EXIT_OK;
     }
     let mut stdout = std::io::stdout().lock();
     for d in &drift {
-        let (what, rel) = match d {
-            Drift::Changed(p) => ("changed", p),
-            Drift::Missing(p) => ("missing", p),
-            Drift::Stale(p) => ("stale", p),
+        let what = match d {
+            Drift::Changed(_) => "changed".to_string(),
+            Drift::Missing(_) => "missing".to_string(),
+            Drift::Stale(_) => "stale".to_string(),
+            Drift::NotRegular(_, k) => {
+                format!("not a regular file ({}, never followed)", k.describe())
+            }
+            Drift::Foreign(_) => "listed in the manifest but not written by trustc".to_string(),
+            Drift::Interrupted(_) => {
+                "left by an interrupted write; run `trustc generate`".to_string()
+            }
         };
-        let _ = writeln!(stdout, "{what}: {}", out.join(rel).display());
-        if show_diff {
-            let old = std::fs::read_to_string(out.join(rel)).unwrap_or_default();
+        let shown = out_path.join(d.path()).display().to_string();
+        let _ = writeln!(stdout, "{what}: {}", crate::diag::escape(&shown));
+        // A diff only of regular files, read without following links and bounded.
+        let diffable = matches!(d, Drift::Changed(_) | Drift::Missing(_) | Drift::Stale(_));
+        if show_diff && diffable {
+            let rel = d.path();
+            let old = out
+                .as_ref()
+                .and_then(|o| o.read(rel).ok().flatten())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
             let new = tree
                 .files
                 .get(rel)
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default();
-            let _ = write!(stdout, "{}", write::unified_diff(rel, &old, &new));
+            let diff = write::unified_diff(rel, &escape_lines(&old), &escape_lines(&new));
+            let _ = write!(stdout, "{diff}");
         }
     }
+    let interrupted = drift.iter().any(|d| matches!(d, Drift::Interrupted(_)));
+    let code = if interrupted {
+        Code::InterruptedWrite
+    } else if drift.iter().any(|d| matches!(d, Drift::NotRegular(..))) {
+        Code::OutputNotRegular
+    } else {
+        Code::OutputDrift
+    };
     eprintln!(
         "error[{}]: {} file(s) under `{}` differ from what the spec compiles to; run `trustc generate`",
-        Code::OutputDrift.id(),
+        code.id(),
         drift.len(),
-        out.display()
+        out_path.display()
     );
     EXIT_REFUSED
+}
+
+/// Escapes terminal control characters line by line (keeping the newlines a diff needs).
+fn escape_lines(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|l| match l.strip_suffix('\n') {
+            Some(body) => format!("{}\n", crate::diag::escape(body)),
+            None => crate::diag::escape(l).into_owned(),
+        })
+        .collect()
 }

@@ -87,7 +87,8 @@ fn discover_spec(cli: &mut Cli, matches: &clap::ArgMatches) -> Result<(), i32> {
     let found = cwd
         .ancestors()
         .enumerate()
-        .find(|(_, dir)| dir.join(SPEC_DEFAULT).is_file())
+        // Any file type counts (a link, a FIFO): loading then says what is wrong with it.
+        .find(|(_, dir)| dir.join(SPEC_DEFAULT).symlink_metadata().is_ok())
         .map(|(up, _)| up);
     match found {
         Some(0) => Ok(()),

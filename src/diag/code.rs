@@ -66,6 +66,8 @@ codes! {
     DuplicateKey = "TC0005", "duplicate-key", Error;
     UnsupportedSpecVersion = "TC0006", "unsupported-spec-version", Error;
     UnreadableFile = "TC0007", "unreadable-file", Error;
+    ControlCharacter = "TC0008", "control-character", Error;
+    InputOutsideRepository = "TC0009", "input-outside-repository", Error;
 
     UnknownSigner = "TC1001", "unknown-signer", Error;
     UnknownRegistry = "TC1002", "unknown-registry", Error;
@@ -132,6 +134,10 @@ codes! {
     FluxEgressOpen = "TC3009", "flux-egress-open", Error;
 
     OutputDrift = "TC4001", "output-drift", Error;
+    OutputNotRegular = "TC4002", "output-not-regular", Error;
+    OutputIsLink = "TC4003", "output-is-link", Error;
+    InterruptedWrite = "TC4004", "interrupted-write", Error;
+    ForeignManifestEntry = "TC4005", "foreign-manifest-entry", Warning;
 }
 
 impl std::fmt::Display for Code {

@@ -9,7 +9,7 @@ mod render;
 mod source_map;
 
 pub use code::{Code, Severity};
-pub use render::{render_all, render_json, render_one};
+pub use render::{escape, is_unsafe_char, render_all, render_json, render_one};
 pub use source_map::{FileId, SourceMap};
 
 use std::ops::Range;

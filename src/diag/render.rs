@@ -5,9 +5,38 @@
 //! small renderer lives here; it draws the same shapes (gutter, source line, underline, label,
 //! `= note:` and `= help:` lines).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::{Diagnostic, Label, SourceMap};
+
+/// Whether a character would act on a terminal instead of being shown: C0 and C1 controls
+/// (ESC starts ANSI and OSC 52 clipboard sequences, BEL, CR rewrites the line), DEL, and the
+/// bidirectional overrides and isolates (U+202A-202E, U+2066-2069) plus the invisible
+/// direction marks (U+200E, U+200F, U+061C) that reorder what a reviewer reads.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Text from the input (spec values, file names, raw bytes) made safe for a terminal: every
+/// [`is_unsafe_char`] is written as a visible escape (`\n`, `\r`, `\t`, `\u{1b}`), as
+/// `--format json` does.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// Renders one diagnostic as plain text (ending with a newline).
 pub fn render_one(map: &SourceMap, diag: &Diagnostic) -> String {
@@ -16,7 +45,7 @@ pub fn render_one(map: &SourceMap, diag: &Diagnostic) -> String {
         "{}[{}]: {}",
         diag.severity.as_str(),
         diag.code.id(),
-        diag.message
+        escape(&diag.message)
     );
     match &diag.primary {
         Some(label) => {
@@ -24,7 +53,7 @@ pub fn render_one(map: &SourceMap, diag: &Diagnostic) -> String {
             let _ = writeln!(
                 out,
                 "{}:{}:{}: {header}",
-                map.name(label.span.file),
+                escape(map.name(label.span.file)),
                 line,
                 col
             );
@@ -43,26 +72,26 @@ pub fn render_one(map: &SourceMap, diag: &Diagnostic) -> String {
             for (l, mark) in labels {
                 if l.span.file != last_file {
                     let (ln, cl) = map.line_col(l.span.file, l.span.range.start);
-                    let _ = writeln!(out, "{pad}--> {}:{ln}:{cl}", map.name(l.span.file));
+                    let _ = writeln!(out, "{pad}--> {}:{ln}:{cl}", escape(map.name(l.span.file)));
                     last_file = l.span.file;
                 }
                 snippet(&mut out, map, l, mark, width);
             }
             let _ = writeln!(out, "{pad} |");
             for n in &diag.notes {
-                let _ = writeln!(out, "{pad} = note: {n}");
+                let _ = writeln!(out, "{pad} = note: {}", escape(n));
             }
             if let Some(h) = &diag.help {
-                let _ = writeln!(out, "{pad} = help: {h}");
+                let _ = writeln!(out, "{pad} = help: {}", escape(h));
             }
         }
         None => {
             let _ = writeln!(out, "{header}");
             for n in &diag.notes {
-                let _ = writeln!(out, "  = note: {n}");
+                let _ = writeln!(out, "  = note: {}", escape(n));
             }
             if let Some(h) = &diag.help {
-                let _ = writeln!(out, "  = help: {h}");
+                let _ = writeln!(out, "  = help: {}", escape(h));
             }
         }
     }
@@ -74,26 +103,38 @@ fn snippet(out: &mut String, map: &SourceMap, label: &Label, mark: char, width: 
     let (line, col) = map.line_col(file, label.span.range.start);
     let (end_line, end_col) = map.line_col(file, label.span.range.end.max(label.span.range.start));
     let text = map.line_text(file, line);
-    let _ = writeln!(out, "{line:>width$} | {text}");
+    let _ = writeln!(out, "{line:>width$} | {}", escape(text));
     let line_chars = text.chars().count();
     let end = if end_line == line {
         end_col
     } else {
         line_chars + 1
     };
-    let len = end.saturating_sub(col).max(1);
+    // Columns count characters of the raw line; an escaped character takes several cells,
+    // so the underline is measured on the escaped text.
+    let chars: Vec<char> = text.chars().collect();
+    let shown_width = |from: usize, to: usize| -> usize {
+        (from..to)
+            .map(|i| match chars.get(i) {
+                Some(&c) if is_unsafe_char(c) => c.escape_default().count(),
+                _ => 1,
+            })
+            .sum()
+    };
+    let start = col.saturating_sub(1);
+    let len = shown_width(start, end.saturating_sub(1)).max(1);
     let marks: String = std::iter::repeat_n(mark, len).collect();
     let _ = write!(
         out,
         "{:width$} | {}{}",
         "",
-        " ".repeat(col.saturating_sub(1)),
+        " ".repeat(shown_width(0, start)),
         marks
     );
     if label.text.is_empty() {
         out.push('\n');
     } else {
-        let _ = writeln!(out, " {}", label.text);
+        let _ = writeln!(out, " {}", escape(&label.text));
     }
 }
 
@@ -173,6 +214,22 @@ mod tests {
             "trust.toml:2:18: error[TC1005]: tenant `a` asks for a cluster-scoped kind\n  |\n2 | allowed_kinds = [\"ClusterRoleBinding\"]\n  |                  ^^^^^^^^^^^^^^^^^^ cluster-scoped\n1 | [tenants.a]\n  |  --------- tenant defined here\n  |\n  = note: a note\n  = help: remove it\n"
         );
         let bare = Diagnostic::new(Code::TenantWildcardGrant, "no position");
+        // Control characters and bidi overrides are shown escaped, the underline still
+        // under the value.
+        let mut map2 = SourceMap::new();
+        let f = map2.add("t.toml", "url = \"a\u{1b}]52;c;x\u{7}\u{202e}b\"\n");
+        let d2 = Diagnostic::new(Code::ControlCharacter, "bad `a\u{1b}[2J\r`")
+            .at(Span::new(f, 6..22), "here\u{7}")
+            .help("h\u{2066}");
+        let t2 = render_one(&map2, &d2);
+        assert!(
+            !t2.chars().any(|c| c != '\n' && is_unsafe_char(c)),
+            "{t2:?}"
+        );
+        assert_eq!(
+            t2,
+            "t.toml:1:7: error[TC0008]: bad `a\\u{1b}[2J\\r`\n  |\n1 | url = \"a\\u{1b}]52;c;x\\u{7}\\u{202e}b\"\n  |       ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ here\\u{7}\n  |\n  = help: h\\u{2066}\n"
+        );
         assert_eq!(render_one(&map, &bare), "error[TC3002]: no position\n");
         let summary = render_all(&map, &[d, bare]);
         assert!(summary.ends_with("2 errors, 0 warnings\n"), "{summary}");

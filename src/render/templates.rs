@@ -59,8 +59,10 @@ pub struct TemplateSet {
 /// Why an override directory was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum OverrideError {
-    #[error("cannot read template override directory `{0}`: {1}")]
+    #[error("cannot read template override `{0}`: {1}")]
     Io(String, std::io::Error),
+    #[error("refusing template override `{0}`: {1}")]
+    Refused(String, String),
     #[error("`{name}` in the override directory is not a trustc template{}", .suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     Unknown {
         name: String,
@@ -82,22 +84,40 @@ impl TemplateSet {
 
     /// Embedded defaults with every `*.j2` file under `dir` replacing the template of the
     /// same relative name. A file that names no template is refused (a typo would otherwise
-    /// silently leave the default in place).
+    /// silently leave the default in place). The walk never follows a symbolic link: the
+    /// directory itself or any entry under it being a link is refused (so no loop, and no
+    /// template read from outside the tree); FIFOs and devices are refused before reading,
+    /// and each template is at most 8 MiB.
     pub fn with_overrides(dir: &Path) -> Result<Self, OverrideError> {
         let mut set = Self::embedded();
-        let mut stack = vec![dir.to_path_buf()];
+        let shown = |p: &Path| crate::diag::escape(&p.display().to_string()).into_owned();
+        let meta = std::fs::symlink_metadata(dir).map_err(|e| OverrideError::Io(shown(dir), e))?;
+        if meta.file_type().is_symlink() {
+            return Err(OverrideError::Refused(
+                shown(dir),
+                "it is a symbolic link; give the real directory".into(),
+            ));
+        }
         let mut found = Vec::new();
-        while let Some(d) = stack.pop() {
-            let entries =
-                std::fs::read_dir(&d).map_err(|e| OverrideError::Io(d.display().to_string(), e))?;
-            for entry in entries {
-                let entry = entry.map_err(|e| OverrideError::Io(d.display().to_string(), e))?;
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "j2") {
-                    found.push(path);
-                }
+        for entry in walkdir::WalkDir::new(dir).follow_links(false).max_depth(32) {
+            let entry = entry.map_err(|e| {
+                let path = e.path().map(shown).unwrap_or_else(|| shown(dir));
+                OverrideError::Io(path, e.into())
+            })?;
+            let ft = entry.file_type();
+            if ft.is_symlink() {
+                return Err(OverrideError::Refused(
+                    shown(entry.path()),
+                    "it is a symbolic link; template overrides must be regular files inside the directory".into(),
+                ));
+            }
+            if ft.is_file() && entry.path().extension().is_some_and(|e| e == "j2") {
+                found.push(entry.into_path());
+            } else if !ft.is_file() && !ft.is_dir() {
+                return Err(OverrideError::Refused(
+                    shown(entry.path()),
+                    "it is a FIFO, socket or device".into(),
+                ));
             }
         }
         found.sort();
@@ -113,12 +133,19 @@ impl TemplateSet {
                 let suggestion = crate::spec::suggest(&rel, EMBEDDED.iter().map(|(n, _)| *n))
                     .map(str::to_string);
                 return Err(OverrideError::Unknown {
-                    name: rel,
+                    name: crate::diag::escape(&rel).into_owned(),
                     suggestion,
                 });
             }
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| OverrideError::Io(path.display().to_string(), e))?;
+            let text = match crate::write::fsx::read_path(&path) {
+                Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+                    OverrideError::Refused(shown(&path), "it is not UTF-8 text".into())
+                })?,
+                Err(crate::write::fsx::ReadError::Io(e)) => {
+                    return Err(OverrideError::Io(shown(&path), e));
+                }
+                Err(e) => return Err(OverrideError::Refused(shown(&path), e.to_string())),
+            };
             set.templates.insert(rel.clone(), text);
             set.overridden.push(rel);
         }

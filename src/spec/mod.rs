@@ -14,6 +14,8 @@ pub use read::suggest;
 pub use spanned::Sp;
 pub use types::*;
 
+use std::path::{Path, PathBuf};
+
 use crate::diag::{Code, Diagnostic, FileId, Sink, SourceMap, Span};
 
 /// Parses the text of a trust model already added to `map` as `file`.
@@ -79,6 +81,8 @@ pub fn parse(map: &SourceMap, file: FileId, sink: &mut Sink) -> Option<TrustMode
 pub struct Inputs {
     /// Path as written in the spec → contents, or the I/O error's text.
     pub files: std::collections::BTreeMap<String, Result<String, String>>,
+    /// Paths refused because they resolve outside the repository (TC0009).
+    pub outside: std::collections::BTreeSet<String>,
 }
 
 impl Inputs {
@@ -95,26 +99,75 @@ pub struct Loaded {
     pub inputs: Inputs,
 }
 
-/// Reads `path` and the key files it references. `Err` only for an unreadable spec file.
-pub fn load(
-    path: &std::path::Path,
-    map: &mut SourceMap,
-    sink: &mut Sink,
-) -> std::io::Result<Loaded> {
-    let text = std::fs::read_to_string(path)?;
+/// The repository a spec belongs to, canonical: the nearest ancestor of the spec (as typed,
+/// made absolute without resolving links) holding `.git`, else the spec's own directory.
+/// Every file the spec makes trustc read must resolve inside it.
+pub fn repository_of(spec: &Path) -> std::io::Result<PathBuf> {
+    let abs = if spec.is_absolute() {
+        spec.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(spec)
+    };
+    let dir = abs.parent().unwrap_or(Path::new("/"));
+    let root = dir
+        .ancestors()
+        .find(|d| d.join(".git").symlink_metadata().is_ok())
+        .unwrap_or(dir);
+    std::fs::canonicalize(root)
+}
+
+fn refused(msg: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, msg)
+}
+
+/// Reads a file the spec names (or the spec itself) once its path is known to resolve
+/// inside the repository: a regular file (never a FIFO or device), at most 8 MiB, UTF-8.
+pub fn read_input(path: &Path) -> std::io::Result<String> {
+    use crate::write::fsx::{ReadError, read_path};
+    match read_path(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")),
+        Err(ReadError::Io(e)) => Err(e),
+        Err(e) => Err(refused(format!("refused: {e}"))),
+    }
+}
+
+/// Reads `path` and the key files it references. `Err` only for an unreadable or refused
+/// spec file: one that resolves outside its repository (a link to a file elsewhere), is not
+/// a regular file, or is larger than 8 MiB.
+pub fn load(path: &Path, map: &mut SourceMap, sink: &mut Sink) -> std::io::Result<Loaded> {
+    let repo = repository_of(path)?;
+    let real = std::fs::canonicalize(path)?;
+    if !real.starts_with(&repo) {
+        return Err(refused(format!(
+            "refused [{}]: it resolves outside its repository `{}` (a symbolic link to a file elsewhere?); trustc reads only files inside the repository",
+            Code::InputOutsideRepository.id(),
+            repo.display()
+        )));
+    }
+    let text = read_input(&real)?;
     let file = map.add(path.display().to_string(), text);
+    crate::check::control_characters(map, file, sink);
     let model = parse(map, file, sink);
     let mut inputs = Inputs::default();
     if let Some(m) = &model {
-        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let dir = path.parent().unwrap_or(Path::new("."));
         let referenced = m.signers.values().map(|s| &s.key.value).chain(
             m.registries
                 .values()
                 .filter_map(|r| r.cosign_key.as_ref().map(|k| &k.value)),
         );
         for rel in referenced {
-            let full = dir.join(rel);
-            let content = std::fs::read_to_string(&full).map_err(|e| e.to_string());
+            let content =
+                match std::fs::canonicalize(dir.join(rel)) {
+                    Err(e) => Err(e.to_string()),
+                    Ok(real) if !real.starts_with(&repo) => {
+                        inputs.outside.insert(rel.clone());
+                        Err("resolves outside the repository; trustc reads keys only from inside it"
+                        .to_string())
+                    }
+                    Ok(real) => read_input(&real).map_err(|e| e.to_string()),
+                };
             inputs.files.insert(rel.clone(), content);
         }
     }

@@ -148,9 +148,26 @@ impl<'s> Reader<'s> {
 
     fn integer(&mut self, v: &Val<'_>, path: &str) -> Option<Sp<i64>> {
         match v.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
-                .ok()
-                .map(|n| Sp::new(n, self.span(v.span()))),
+            DeValue::Integer(i) => {
+                match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                    Ok(n) => Some(Sp::new(n, self.span(v.span()))),
+                    // Out of range: a located diagnostic, never a silent refusal (issue 8, item 8).
+                    Err(_) => {
+                        self.sink.push(
+                            Diagnostic::new(
+                                Code::WrongType,
+                                format!(
+                                    "`{}` is out of range: integers must fit in 64 bits",
+                                    display_path(path)
+                                ),
+                            )
+                            .at(self.span(v.span()), "integer out of range")
+                            .help("use a small whole number, e.g. `version = 1`"),
+                        );
+                        None
+                    }
+                }
+            }
             other => {
                 self.wrong_type(v, path, "an integer", other);
                 None

@@ -163,6 +163,17 @@ fn ssh_signer(c: &mut Checker<'_>, name: &str, s: &crate::spec::Signer, text: &s
 fn read(c: &mut Checker<'_>, path: &crate::spec::Sp<String>) -> Option<String> {
     match c.inputs.get(&path.value) {
         Some(Ok(text)) => Some(text.clone()),
+        Some(Err(e)) if c.inputs.outside.contains(&path.value) => {
+            c.push(
+                Diagnostic::new(
+                    Code::InputOutsideRepository,
+                    format!("refusing to read `{}`", path.value),
+                )
+                .at(path.span.clone(), e.clone())
+                .help("commit the public key inside the repository and give its path relative to the spec file"),
+            );
+            None
+        }
         Some(Err(e)) => {
             c.push(
                 Diagnostic::new(

@@ -13,10 +13,12 @@ mod references;
 mod repositories;
 mod settings;
 mod tenancy;
+mod text;
 
 use super::Checker;
 
 pub(crate) use images::is_anchored;
+pub(crate) use text::control_characters;
 
 pub(super) fn run_all(c: &mut Checker<'_>) {
     settings::run(c);
