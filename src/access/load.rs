@@ -92,15 +92,32 @@ impl BindingDef {
 
 /// Every `*.yaml` / `*.yml` file under `root` (or `root` itself when it is a file): (path
 /// relative to `root` with `/` separators, text), in name order. Hidden directories are skipped;
-/// symbolic links to files are followed, to directories not (no cycles).
+/// symbolic links, FIFOs and devices are never followed or read (a directory of manifests
+/// may come from an untrusted pull request), and a file over [`MAX_MANIFEST_FILE`] bytes is
+/// an error rather than a read that exhausts memory.
+/// The largest manifest file `access` and `who-can` read (the bound trustc's own outputs
+/// have too).
+pub(crate) const MAX_MANIFEST_FILE: u64 = 8 << 20;
+
 pub(crate) fn read_tree(root: &Path) -> Result<Vec<(String, String)>, AccessError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| AccessError::Io { path, source }
     };
+    let read = |path: &Path, len: u64| -> Result<String, AccessError> {
+        if len > MAX_MANIFEST_FILE {
+            return Err(AccessError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(format!(
+                    "larger than {MAX_MANIFEST_FILE} bytes: not read"
+                )),
+            });
+        }
+        fs::read_to_string(path).map_err(io(path))
+    };
     let meta = fs::metadata(root).map_err(io(root))?;
     if meta.is_file() {
-        let text = fs::read_to_string(root).map_err(io(root))?;
+        let text = read(root, meta.len())?;
         return Ok(vec![(root.display().to_string(), text)]);
     }
     let mut out = Vec::new();
@@ -122,12 +139,11 @@ pub(crate) fn read_tree(root: &Path) -> Result<Vec<(String, String)>, AccessErro
                 }
                 continue;
             }
-            let is_file = file_type.is_file()
-                || (file_type.is_symlink() && fs::metadata(&path).is_ok_and(|m| m.is_file()));
-            if !is_file || !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            if !file_type.is_file() || !(name.ends_with(".yaml") || name.ends_with(".yml")) {
                 continue;
             }
-            let text = fs::read_to_string(&path).map_err(io(&path))?;
+            let len = entry.metadata().map_err(io(&path))?.len();
+            let text = read(&path, len)?;
             let rel = path
                 .strip_prefix(root)
                 .unwrap_or(&path)

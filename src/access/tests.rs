@@ -759,3 +759,31 @@ subjects: [{kind: ServiceAccount, name: x, namespace: y}]
     assert_eq!(g["rule_index"], 0);
     assert_eq!(v["unknown"], serde_json::json!([]));
 }
+
+#[cfg(unix)]
+#[test]
+fn loading_a_directory_follows_no_link_and_reads_no_huge_file() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("escalate.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: evil\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n- kind: ServiceAccount\n  name: x\n  namespace: y\n",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("escalate.yaml"),
+        dir.path().join("a.yaml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("sub")).unwrap();
+    let m = Manifests::load_dir(dir.path()).unwrap();
+    assert!(m.bindings.is_empty(), "links are not followed");
+    // A file over the bound is an error, not a read that exhausts memory.
+    let big = std::fs::File::create(dir.path().join("big.yaml")).unwrap();
+    big.set_len(load::MAX_MANIFEST_FILE + 1).unwrap();
+    let err = Manifests::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("big.yaml") && err.contains("not read"),
+        "{err}"
+    );
+}
