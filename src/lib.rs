@@ -19,6 +19,7 @@ pub mod access;
 pub mod check;
 pub mod cli;
 pub mod diag;
+pub mod flux;
 pub mod kinds;
 pub mod model;
 pub mod render;

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::admission;
+use super::network;
 use super::*;
 use crate::check::ValidSpec;
 use crate::kinds::Risk;
@@ -44,7 +45,12 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             provider: a.provider.as_ref().map(|p| p.value.clone()),
             channel: a.channel.as_ref().map(|p| p.value.clone()),
             secret: a.secret.as_ref().map(|p| p.value.clone()),
+            secret_path: network::alert_secret_path(a),
+            ksm_namespace: network::ksm(a, &s.flux).0,
+            ksm_service_account: network::ksm(a, &s.flux).1,
         }),
+        dns: network::dns(&s.flux),
+        lockdown: network::lockdown(),
     };
     let engine = match s.admission.engine.as_ref().map(|e| e.as_str()) {
         Some("kyverno-cel") => Engine::KyvernoCel,
@@ -248,6 +254,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             tenants.iter().map(|t| t.username.clone()).collect();
         tenant_usernames.sort();
         let admission = admission::policies(&tenants, &tenant_namespaces, &tenant_usernames);
+        let egress = network::egress(s, &tenants, &flux);
         environments.push(Env {
             name: env_name.clone(),
             branch: e.branch.value.clone(),
@@ -258,6 +265,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             image_verification,
             tenant_namespaces,
             tenant_usernames,
+            egress,
         });
     }
     Policy {
