@@ -22,6 +22,7 @@ pub mod diag;
 pub mod flux;
 pub mod kinds;
 pub mod model;
+pub mod netpol;
 pub mod render;
 pub mod spec;
 pub mod verify;

@@ -9,3 +9,4 @@ mod properties;
 mod rules;
 mod schema;
 mod support;
+mod twin;
