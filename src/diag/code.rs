@@ -109,6 +109,10 @@ codes! {
     SignaturesNeedKyverno = "TC1040", "signatures-need-kyverno", Warning;
     UnusedSigner = "TC1041", "unused-signer", Warning;
     SharedDeployKey = "TC1042", "shared-deploy-key", Error;
+    InvalidPort = "TC1070", "invalid-port", Error;
+    EgressByPortOnly = "TC1071", "egress-by-port-only", Warning;
+    ApiServerServiceIpOnly = "TC1072", "api-server-service-ip-only", Warning;
+    UnknownEgressDestination = "TC1073", "unknown-egress-destination", Error;
 
     TemplateError = "TC2001", "template-error", Error;
     MalformedManifest = "TC2002", "malformed-manifest", Error;

@@ -9,6 +9,7 @@ mod images;
 mod keys;
 mod kinds;
 mod names;
+mod network;
 mod references;
 mod repositories;
 mod settings;
@@ -26,6 +27,7 @@ pub(super) fn run_all(c: &mut Checker<'_>) {
     environments::run(c);
     images::run(c);
     keys::run(c);
+    network::run(c);
 }
 
 /// Finds `{placeholder}`s in a string: (byte offset, name).
