@@ -332,6 +332,17 @@ fn check_tree(install: &Path, kubectl: &Path, spec_path: &Path, out: &Path, tag:
                 .collect()
         })
         .unwrap_or_default();
+    let egress = spec.flux.egress.as_ref();
+    let kube_dns = egress
+        .and_then(|e| e.kube_dns.as_ref())
+        .is_none_or(|b| b.value);
+    let dns_servers: Vec<IpAddr> = match egress.and_then(|e| e.dns_cidrs.as_ref()) {
+        Some(list) => list
+            .iter()
+            .map(|c| trustc::netpol::Cidr::parse(&c.value).unwrap().first())
+            .collect(),
+        None => vec![ip("169.254.20.10")],
+    };
     let mut envs: Vec<&String> = spec.environments.keys().collect();
     envs.sort();
     assert!(!envs.is_empty());
@@ -404,25 +415,34 @@ fn check_tree(install: &Path, kubectl: &Path, spec_path: &Path, out: &Path, tag:
                     format!("{ctl} → Service {svc}:80 (events)"),
                 );
             }
-            // DNS: kube-dns pods and NodeLocal DNSCache.
+            // DNS: the kube-dns pods and the spec's DNS servers (NodeLocal DNSCache by
+            // default); kube-dns denied when the spec turns it off.
             let dns = tw.pod_by_label("kube-system", "k8s-app", "kube-dns");
             for proto in [Protocol::Udp, Protocol::Tcp] {
                 expect(
                     c.flow(Endpoint::Pod(src), Endpoint::Pod(dns), 53, proto)
                         .allowed(),
-                    true,
+                    kube_dns,
                     format!("{ctl} → kube-dns 53/{proto:?}"),
                 );
+                for server in &dns_servers {
+                    expect(
+                        c.flow(Endpoint::Pod(src), Endpoint::Ip(*server), 53, proto)
+                            .allowed(),
+                        true,
+                        format!("{ctl} → DNS server {server}:53/{proto:?}"),
+                    );
+                }
                 expect(
                     c.flow(
                         Endpoint::Pod(src),
-                        Endpoint::Ip(ip("169.254.20.10")),
+                        Endpoint::Ip(ip("203.0.113.53")),
                         53,
                         proto,
                     )
                     .allowed(),
-                    true,
-                    format!("{ctl} → NodeLocal DNSCache 169.254.20.10:53/{proto:?}"),
+                    false,
+                    format!("{ctl} → an arbitrary DNS server 203.0.113.53:53/{proto:?}"),
                 );
             }
             for a in &api {
@@ -690,5 +710,33 @@ fn the_twin_fails_a_lockdown_without_the_ingress_rule() {
             .flow(Endpoint::Pod(kc), Endpoint::Pod(sc), port, Protocol::Tcp)
             .allowed()
     );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// DNS peers are configurable: kube-dns off, one DNS server by address.
+#[test]
+fn dns_peers_follow_the_spec_over_the_real_install() {
+    let Some((install, k)) = tools() else { return };
+    let d = scratch("dns");
+    copy_dir(&root().join("policy-spec/keys"), &d.join("keys"));
+    let spec = std::fs::read_to_string(root().join("policy-spec/trust.toml"))
+        .unwrap()
+        .replace("kube_dns = true", "kube_dns = false")
+        .replace(
+            "dns_cidrs = [\"169.254.20.10/32\"]",
+            "dns_cidrs = [\"10.0.0.10/32\"]",
+        );
+    assert!(spec.contains("kube_dns = false") && spec.contains("10.0.0.10/32"));
+    std::fs::write(d.join("trust.toml"), &spec).unwrap();
+    let out = d.join("out");
+    let spec_s = d.join("trust.toml").display().to_string();
+    let out_s = out.display().to_string();
+    assert_eq!(
+        trustc::cli::run(vec![
+            "trustc", "generate", "--spec", &spec_s, "--out", &out_s
+        ]),
+        0
+    );
+    check_tree(&install, &k, &d.join("trust.toml"), &out, "dns");
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -62,6 +62,29 @@ pub(super) fn run(c: &mut Checker<'_>) {
         }
     }
 
+    // DNS: at least one peer, or every controller loses name resolution.
+    if let Some(e) = egress {
+        let kube_dns = e.kube_dns.as_ref().is_none_or(|b| b.value);
+        if let (false, Some(list)) = (kube_dns, e.dns_cidrs.as_ref()) {
+            if list.is_empty() {
+                let at = e
+                    .kube_dns
+                    .as_ref()
+                    .map(|b| b.span.clone())
+                    .expect("kube_dns is false, so it is written");
+                c.push(
+                    Diagnostic::new(
+                        Code::NoDnsPeer,
+                        "`flux.egress` allows DNS to nobody: `kube_dns = false` and `dns_cidrs = []`",
+                    )
+                    .at(at, "the kube-dns pods are turned off here")
+                    .note("every Flux controller resolves Git hosts, registries and Services by name")
+                    .help("keep `kube_dns = true`, or list your DNS servers: `dns_cidrs = [\"169.254.20.10/32\"]`"),
+                );
+            }
+        }
+    }
+
     let dests = egress.map_or(&[][..], |e| &e.destinations[..]);
     for d in dests {
         let host = d.host.value.to_ascii_lowercase();
