@@ -423,3 +423,55 @@ mod endpoint_tests {
         assert!(endpoint("ssh://git@host:ssh/x").is_err());
     }
 }
+
+/// The containerPorts of each controller's pod (fluxcd/flux2 v2.9.4 install; each
+/// controller's `config/manager/deployment.yaml`; the install's SOURCES.md §5).
+pub fn container_ports(controller: &str) -> &'static [(&'static str, u16)] {
+    match controller {
+        SOURCE | SOURCE_WATCHER => &[("http", 9090), ("http-prom", 8080), ("healthz", 9440)],
+        NOTIFICATION => &[
+            ("http", 9090),
+            ("http-webhook", 9292),
+            ("http-prom", 8080),
+            ("healthz", 9440),
+        ],
+        _ => &[("http-prom", 8080), ("healthz", 9440)],
+    }
+}
+
+/// In-namespace connections Flux needs (client, server, container port): artifacts from
+/// source-controller and source-watcher (Service http 80 → http 9090, `--storage-adv-addr`),
+/// events to notification-controller (Service http 80 → http 9090, `--events-addr`).
+pub fn internal_flows() -> Vec<(&'static str, &'static str, u16)> {
+    let mut out = vec![
+        (KUSTOMIZE, SOURCE, 9090),
+        (HELM, SOURCE, 9090),
+        (SOURCE_WATCHER, SOURCE, 9090),
+        (KUSTOMIZE, SOURCE_WATCHER, 9090),
+        (HELM, SOURCE_WATCHER, 9090),
+    ];
+    for c in CONTROLLERS.iter().filter(|c| **c != NOTIFICATION) {
+        out.push((c, NOTIFICATION, 9090));
+    }
+    out
+}
+
+/// The NetworkPolicies of Flux 2.9.4 that the lock-down keeps (fluxcd/flux2 v2.9.4
+/// `manifests/policies/allow-scraping.yaml`, `allow-webhooks.yaml`), as JSON, for the
+/// invariant that checks the lock-down without the install at hand.
+pub fn kept_upstream_policies(namespace: &str) -> Vec<serde_json::Value> {
+    vec![
+        serde_json::json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-scraping", "namespace": namespace},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"protocol": "TCP", "port": 8080}]}]}
+        }),
+        serde_json::json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-webhooks", "namespace": namespace},
+            "spec": {"podSelector": {"matchLabels": {"app": "notification-controller"}}, "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"protocol": "TCP", "port": 9292}]}]}
+        }),
+    ]
+}

@@ -740,3 +740,87 @@ fn dns_peers_follow_the_spec_over_the_real_install() {
     check_tree(&install, &k, &d.join("trust.toml"), &out, "dns");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The invariants refuse, at generate time, an override that breaks the lock-down.
+fn compile_with_override(name: &str, edit: impl Fn(&str) -> String) -> Vec<String> {
+    let dir = scratch(&format!("override-{}", name.replace('/', "-")));
+    let tpl = dir.join("templates");
+    let original = trustc::render::EMBEDDED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap()
+        .1;
+    let edited = edit(original);
+    assert_ne!(edited, original, "the override changes {name}");
+    std::fs::create_dir_all(tpl.join(name).parent().unwrap()).unwrap();
+    std::fs::write(tpl.join(name), edited).unwrap();
+    let mut map = trustc::diag::SourceMap::new();
+    let mut sink = trustc::diag::Sink::new();
+    let valid = trustc::cli::load_and_check(
+        &root().join("policy-spec/trust.toml"),
+        &crate::support::fixture_clock(""),
+        &mut map,
+        &mut sink,
+    )
+    .unwrap()
+    .unwrap();
+    let set = trustc::render::TemplateSet::with_overrides(&tpl).unwrap();
+    let diags = match trustc::cli::compile(&valid, "policy-spec/trust.toml", &set) {
+        Ok(_) => Vec::new(),
+        Err(sink) => sink.into_sorted(),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    diags
+        .iter()
+        .map(|d| format!("{} {}", d.code.id(), d.message))
+        .collect()
+}
+
+#[test]
+fn an_override_dropping_the_flux_ingress_is_refused() {
+    let diags = compile_with_override("flux/egress.yaml.j2", |t| {
+        t.replace(
+            "      - source-controller\n      - source-watcher\n",
+            "      - source-watcher\n",
+        )
+    });
+    assert!(
+        diags.iter().any(|d| d.starts_with("TC3031")
+            && d.contains(
+                "kustomize-controller cannot reach source-controller:9090 (ingress denied)"
+            )),
+        "{diags:#?}"
+    );
+}
+
+#[test]
+fn an_override_adding_a_flag_a_controller_rejects_is_refused() {
+    let diags = compile_with_override("flux/lockdown.yaml.j2", |t| {
+        t.replace(
+            "patches:\n",
+            "patches:\n- target:\n    kind: Deployment\n    name: (source-controller|notification-controller)\n  patch: |\n    - op: add\n      path: /spec/template/spec/containers/0/args/-\n      value: --default-service-account=default\n",
+        )
+    });
+    for ctl in ["source-controller", "notification-controller"] {
+        assert!(
+            diags.iter().any(|d| d.starts_with("TC3030")
+                && d.contains(&format!("{ctl}: `--default-service-account` without --feature-gates=ObjectLevelWorkloadIdentity=true"))),
+            "{ctl}: {diags:#?}"
+        );
+    }
+}
+
+/// The upstream policies the invariant assumes kept are exactly the real install's.
+#[test]
+fn kept_upstream_policies_match_the_real_install() {
+    let Some(install) = shared() else {
+        eprintln!("skipped: needs ../shared/upstream/flux-2.9/install (or $TRUSTC_SHARED)");
+        return;
+    };
+    for p in fx::kept_upstream_policies("flux-system") {
+        let name = p["metadata"]["name"].as_str().unwrap();
+        let text = std::fs::read_to_string(install.join(format!("policies/{name}.yaml"))).unwrap();
+        let real = &parse(&text)[0];
+        assert_eq!(real["spec"], p["spec"], "{name}");
+    }
+}

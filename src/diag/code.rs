@@ -130,6 +130,8 @@ codes! {
     UnanchoredImageFilter = "TC3007", "unanchored-image-filter", Error;
     PrivilegedServiceAccountInTenant = "TC3008", "privileged-service-account-in-tenant", Error;
     FluxEgressOpen = "TC3009", "flux-egress-open", Error;
+    LockdownFlagRefused = "TC3030", "lockdown-flag-refused", Error;
+    FluxControllersCutOff = "TC3031", "flux-controllers-cut-off", Error;
 
     OutputDrift = "TC4001", "output-drift", Error;
 }
