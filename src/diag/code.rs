@@ -113,7 +113,7 @@ codes! {
     EgressByPortOnly = "TC1071", "egress-by-port-only", Warning;
     ApiServerServiceIpOnly = "TC1072", "api-server-service-ip-only", Warning;
     UnknownEgressDestination = "TC1073", "unknown-egress-destination", Error;
-    NoDnsPeer = "TC1074", "no-dns-peer", Error;
+    UnreachableDns = "TC1074", "unreachable-dns", Error;
 
     TemplateError = "TC2001", "template-error", Error;
     MalformedManifest = "TC2002", "malformed-manifest", Error;

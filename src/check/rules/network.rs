@@ -74,7 +74,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
                     .expect("kube_dns is false, so it is written");
                 c.push(
                     Diagnostic::new(
-                        Code::NoDnsPeer,
+                        Code::UnreachableDns,
                         "`flux.egress` allows DNS to nobody: `kube_dns = false` and `dns_cidrs = []`",
                     )
                     .at(at, "the kube-dns pods are turned off here")
