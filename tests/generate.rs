@@ -246,8 +246,9 @@ fn hostile_strings_cannot_change_the_yaml_structure() {
         "YAML 1.1 boolean spelling must be quoted:\n{text}"
     );
     let (docs, text) = read("production/monitoring/notifications.yaml");
-    assert_eq!(docs[0]["spec"]["channel"], "0755");
-    assert_eq!(docs[0]["spec"]["secretRef"]["name"], "yes");
+    let provider = docs.iter().find(|d| d["kind"] == "Provider").unwrap();
+    assert_eq!(provider["spec"]["channel"], "0755");
+    assert_eq!(provider["spec"]["secretRef"]["name"], "yes");
     assert!(
         !text.contains("channel: 0755\n") && !text.contains("name: yes\n"),
         "{text}"

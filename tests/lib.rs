@@ -1,6 +1,7 @@
 //! The one integration-test binary (linking one binary matters on 2-core CI).
 
 mod access;
+mod alerts;
 mod attacks;
 mod diff;
 mod docs;
@@ -12,3 +13,4 @@ mod properties;
 mod rules;
 mod schema;
 mod support;
+mod twin;

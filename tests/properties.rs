@@ -1019,25 +1019,39 @@ fn check_round_trip(spec: &Spec, tree: &Tree) -> Result<(), TestCaseError> {
         }
         let path = format!("{env}/monitoring/notifications.yaml");
         let n = get(&path)?;
+        // Per namespace with Flux objects (flux-system and every tenant namespace): the
+        // provider secret's ExternalSecret (when named), a Provider and an Alert, because
+        // notification-controller runs with --no-cross-namespace-refs.
+        let spaces = 1 + spec
+            .tenants_in(e)
+            .map(|t| {
+                let mut v = t.namespaces.clone();
+                v.sort();
+                v.dedup();
+                v.len()
+            })
+            .sum::<usize>();
+        let per = if spec.alert_secret.is_empty() { 2 } else { 3 };
         prop_assert_eq!(
             n.len(),
-            2 + spec.tenants_in(e).count(),
-            "`{}`: Provider, one Alert per tenant, the platform's Alert",
+            per * spaces,
+            "`{}`: Provider and Alert (and secret) per namespace",
             path
         );
-        prop_assert_eq!(&n[0]["kind"], "Provider");
-        prop_assert_eq!(
-            &n[0]["spec"]["channel"],
-            &optional(&spec.channel),
-            "`{}`: channel",
-            path
-        );
-        prop_assert_eq!(
-            &n[0]["spec"]["secretRef"]["name"],
-            &optional(&spec.alert_secret),
-            "`{}`: alert secret",
-            path
-        );
+        for p in n.iter().filter(|d| d["kind"] == "Provider") {
+            prop_assert_eq!(
+                &p["spec"]["channel"],
+                &optional(&spec.channel),
+                "`{}`: channel",
+                path
+            );
+            prop_assert_eq!(
+                &p["spec"]["secretRef"]["name"],
+                &optional(&spec.alert_secret),
+                "`{}`: alert secret",
+                path
+            );
+        }
     }
     // Structure: the same files, each with as many documents, as with plain strings.
     let plain = compile_ok(&spec.benign().to_toml(&spec.identity_order()))?;

@@ -518,7 +518,14 @@ fn init_writes_a_starter_that_passes_check_once_keys_are_in_place() {
         .unwrap();
     }
     let (map, diags, valid) = front(&spec, &fixture_clock(""));
-    assert!(diags.is_empty(), "{}", render_all(&map, &diags));
+    // Only the warnings that ask for what no starter can know: the API server's endpoints
+    // and the addresses of the Git host and registry.
+    let codes: BTreeSet<&str> = diags.iter().map(|d| d.code.id()).collect();
+    assert!(
+        codes.iter().all(|c| ["TC1071", "TC1072"].contains(c)),
+        "{}",
+        render_all(&map, &diags)
+    );
     assert!(valid.is_some());
     let (code, err) = run(&repo, &["generate"]);
     assert_eq!(code, 0, "{err}");
@@ -573,7 +580,8 @@ fn the_spec_is_found_from_any_directory_of_the_repository() {
     let (code, err) = run(&deep, &["check"]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.starts_with("../../../policy-spec/trust.toml: ok"),
+        err.lines()
+            .any(|l| l.starts_with("../../../policy-spec/trust.toml: ok")),
         "{err}"
     );
     let (code, err) = run(&deep, &["generate"]);

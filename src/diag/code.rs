@@ -116,6 +116,11 @@ codes! {
     SshSignerNeedsFlux29 = "TC1045", "ssh-signer-needs-flux-2-9", Error;
     DeprecatedClusterPolicy = "TC1090", "deprecated-cluster-policy", Warning;
     TlogWithoutSignatures = "TC1091", "tlog-without-signatures", Warning;
+    InvalidPort = "TC1070", "invalid-port", Error;
+    EgressByPortOnly = "TC1071", "egress-by-port-only", Warning;
+    ApiServerServiceIpOnly = "TC1072", "api-server-service-ip-only", Warning;
+    UnknownEgressDestination = "TC1073", "unknown-egress-destination", Error;
+    UnreachableDns = "TC1074", "unreachable-dns", Error;
 
     TemplateError = "TC2001", "template-error", Error;
     MalformedManifest = "TC2002", "malformed-manifest", Error;
@@ -132,6 +137,8 @@ codes! {
     UnanchoredImageFilter = "TC3007", "unanchored-image-filter", Error;
     PrivilegedServiceAccountInTenant = "TC3008", "privileged-service-account-in-tenant", Error;
     FluxEgressOpen = "TC3009", "flux-egress-open", Error;
+    LockdownFlagRefused = "TC3030", "lockdown-flag-refused", Error;
+    FluxControllersCutOff = "TC3031", "flux-controllers-cut-off", Error;
 
     OutputDrift = "TC4001", "output-drift", Error;
     OutputNotRegular = "TC4002", "output-not-regular", Error;

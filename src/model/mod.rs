@@ -5,6 +5,7 @@
 //! Nothing downstream recomputes policy: templates only lay these values out as YAML.
 
 mod admission;
+mod network;
 mod resolve;
 
 pub use admission::{AdmissionPolicy, NamedExpr, ResourceRule, Validation};
@@ -81,6 +82,37 @@ pub struct Flux {
     pub alerts: Option<Alerts>,
     /// apiVersions this Flux release serves for what trustc emits.
     pub api: FluxApi,
+    /// DNS peers of the egress lock-down.
+    pub dns: Dns,
+    /// Flags the lock-down appends to each controller (see `crate::flux`).
+    pub lockdown: Vec<ControllerArgs>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Dns {
+    /// The kube-dns pods (`k8s-app: kube-dns` in kube-system).
+    pub kube_dns: bool,
+    /// Other DNS servers, e.g. NodeLocal DNSCache's 169.254.20.10/32.
+    pub cidrs: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ControllerArgs {
+    pub controller: String,
+    pub args: Vec<String>,
+}
+
+/// One destination outside the cluster that some Flux controllers connect to.
+#[derive(Clone, Debug, Serialize)]
+pub struct EgressDestination {
+    /// The host as the spec names it (or a description for providers trustc cannot see).
+    pub host: String,
+    /// NetworkPolicy name.
+    pub policy: String,
+    pub controllers: Vec<String>,
+    /// Addresses; empty means every address (a NetworkPolicy cannot match a host name).
+    pub cidrs: Vec<String>,
+    pub ports: Vec<u16>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -99,6 +131,10 @@ pub struct Alerts {
     pub provider: Option<String>,
     pub channel: Option<String>,
     pub secret: Option<String>,
+    /// Store path of the provider secret (`{tenant}` unfilled).
+    pub secret_path: Option<String>,
+    pub ksm_namespace: String,
+    pub ksm_service_account: String,
 }
 
 /// One environment: what its Flux instance runs.
@@ -120,6 +156,8 @@ pub struct Env {
     pub tenant_namespaces_condition: String,
     /// Every tenant service-account username (`system:serviceaccount:ns:name`), sorted.
     pub tenant_usernames: Vec<String>,
+    /// Where the Flux controllers may connect outside the cluster.
+    pub egress: Vec<EgressDestination>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::admission;
+use super::network;
 use super::*;
 use crate::check::ValidSpec;
 use crate::kinds::Risk;
@@ -44,7 +45,12 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             provider: a.provider.as_ref().map(|p| p.value.clone()),
             channel: a.channel.as_ref().map(|p| p.value.clone()),
             secret: a.secret.as_ref().map(|p| p.value.clone()),
+            secret_path: network::alert_secret_path(a),
+            ksm_namespace: network::ksm(a, &s.flux).0,
+            ksm_service_account: network::ksm(a, &s.flux).1,
         }),
+        dns: network::dns(&s.flux),
+        lockdown: network::lockdown(),
     };
     let kyverno_version = opt(&s.admission.kyverno_version, "1.19");
     let engine = match s.admission.engine.as_ref().map(|e| e.as_str()) {
@@ -271,6 +277,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             tenants.iter().map(|t| t.username.clone()).collect();
         tenant_usernames.sort();
         let admission = admission::policies(&tenants, &tenant_namespaces, &tenant_usernames);
+        let egress = network::egress(s, &tenants, &flux);
         environments.push(Env {
             name: env_name.clone(),
             branch: e.branch.value.clone(),
@@ -282,6 +289,7 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             tenant_namespaces_condition: admission::in_namespaces(&tenant_namespaces),
             tenant_namespaces,
             tenant_usernames,
+            egress,
         });
     }
     Policy {

@@ -457,6 +457,7 @@ fn flux(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Flux> {
             "policy_namespace",
             "monitoring_namespace",
             "pod_security_version",
+            "egress",
         ],
     )?;
     let namespace = t.opt_string(r, "namespace");
@@ -465,6 +466,7 @@ fn flux(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Flux> {
     let policy_namespace = t.opt_string(r, "policy_namespace");
     let monitoring_namespace = t.opt_string(r, "monitoring_namespace");
     let pod_security_version = t.opt_string(r, "pod_security_version");
+    let egress = t.opt_table(r, "egress", flux_egress);
     Some(Flux {
         namespace: namespace.ok()?,
         version: version.ok()?,
@@ -472,6 +474,64 @@ fn flux(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Flux> {
         policy_namespace: policy_namespace.ok()?,
         monitoring_namespace: monitoring_namespace.ok()?,
         pod_security_version: pod_security_version.ok()?,
+        egress: egress.ok()?,
+    })
+}
+
+fn flux_egress(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<FluxEgress> {
+    let t = r.table(
+        v,
+        path,
+        &["kube_dns", "dns_cidrs", "service_cidr", "destinations"],
+    )?;
+    let kube_dns = t.opt_bool(r, "kube_dns");
+    let dns_cidrs = match t.get("dns_cidrs") {
+        Some(v) => r
+            .strings(v, &format!("{path}.dns_cidrs"))
+            .map(Some)
+            .ok_or(()),
+        None => Ok(None),
+    };
+    let service_cidr = t.opt_string(r, "service_cidr");
+    let destinations = t.array_of(r, "destinations", destination);
+    Some(FluxEgress {
+        kube_dns: kube_dns.ok()?,
+        dns_cidrs: dns_cidrs.ok()?,
+        service_cidr: service_cidr.ok()?,
+        destinations: destinations.ok()?,
+    })
+}
+
+fn destination(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Destination> {
+    let t = r.table(v, path, &["host", "cidrs", "ports", "controllers"])?;
+    let host = t.req_string(r, "host");
+    let cidrs = t.opt_strings(r, "cidrs");
+    let ports = match t.get("ports") {
+        Some(v) => match v.get_ref() {
+            DeValue::Array(items) => {
+                let mut out = Vec::new();
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    match r.integer(item, &format!("{path}.ports[{i}]")) {
+                        Some(n) => out.push(n),
+                        None => ok = false,
+                    }
+                }
+                if ok { Ok(out) } else { Err(()) }
+            }
+            other => {
+                r.wrong_type(v, &format!("{path}.ports"), "an array of integers", other);
+                Err(())
+            }
+        },
+        None => Ok(Vec::new()),
+    };
+    let controllers = t.opt_strings(r, "controllers");
+    Some(Destination {
+        host: host?,
+        cidrs: cidrs.ok()?,
+        ports: ports.ok()?,
+        controllers: controllers.ok()?,
     })
 }
 
@@ -509,19 +569,31 @@ fn alerts(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Alerts> {
     let t = r.table(
         v,
         path,
-        &["prometheus", "for", "provider", "channel", "secret"],
+        &[
+            "prometheus",
+            "for",
+            "provider",
+            "channel",
+            "secret",
+            "secret_path",
+            "kube_state_metrics",
+        ],
     )?;
     let prometheus = t.opt_bool(r, "prometheus");
     let for_ = t.opt_string(r, "for");
     let provider = t.opt_string(r, "provider");
     let channel = t.opt_string(r, "channel");
     let secret = t.opt_string(r, "secret");
+    let secret_path = t.opt_string(r, "secret_path");
+    let kube_state_metrics = t.opt_string(r, "kube_state_metrics");
     Some(Alerts {
         prometheus: prometheus.ok()?,
         for_: for_.ok()?,
         provider: provider.ok()?,
         channel: channel.ok()?,
         secret: secret.ok()?,
+        secret_path: secret_path.ok()?,
+        kube_state_metrics: kube_state_metrics.ok()?,
     })
 }
 

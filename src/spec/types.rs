@@ -97,6 +97,45 @@ pub struct Flux {
     /// `latest` or `v1.N`.
     #[schemars(extend("default" = "v1.35", "pattern" = "^(latest|v1\\.(0|[1-9][0-9]*))$"))]
     pub pod_security_version: Option<Sp<String>>,
+    /// Where the lock-down lets the controllers connect (DNS, named destinations).
+    pub egress: Option<FluxEgress>,
+}
+
+/// `[flux.egress]`: the peers of the flux-system egress lock-down. A NetworkPolicy matches
+/// IP blocks, never host names: without `cidrs`, a destination is opened on its ports to
+/// every address.
+#[derive(Clone, Debug, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FluxEgress {
+    /// Allow DNS to the kube-dns pods (`k8s-app: kube-dns` in kube-system; default true).
+    pub kube_dns: Option<Sp<bool>>,
+    /// Other DNS servers (CIDRs, UDP and TCP 53). Default `["169.254.20.10/32"]`, NodeLocal
+    /// DNSCache's address.
+    pub dns_cidrs: Option<Vec<Sp<String>>>,
+    /// The cluster's Service CIDR (default "10.96.0.0/12"): `check` warns when every
+    /// `api_server_cidrs` entry lies inside it (a Service IP; policies see the endpoint).
+    pub service_cidr: Option<Sp<String>>,
+    /// Destinations by host: the addresses a host name stands for.
+    #[serde(default)]
+    pub destinations: Vec<Destination>,
+}
+
+/// `[[flux.egress.destinations]]`: one host the controllers connect to.
+#[derive(Clone, Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// Host name as the spec's URLs write it (Git host, registry, chart host), or any other
+    /// host (a KMS, the alert provider) with `ports` and `controllers`.
+    pub host: Sp<String>,
+    /// The host's addresses (CIDRs); egress to the host is limited to them.
+    #[serde(default)]
+    pub cidrs: Vec<Sp<String>>,
+    /// Extra TCP ports (the spec's URLs already give theirs).
+    #[serde(default)]
+    pub ports: Vec<Sp<i64>>,
+    /// Extra controllers that connect to it (e.g. "notification-controller").
+    #[serde(default)]
+    pub controllers: Vec<Sp<String>>,
 }
 
 #[derive(Clone, Debug, Default, JsonSchema)]
@@ -153,6 +192,12 @@ pub struct Alerts {
     /// Secret (in the Flux namespace) with the provider's address/token.
     #[schemars(extend("examples" = ["slack-webhook"]))]
     pub secret: Option<Sp<String>>,
+    /// Path in the secret store of the provider secret, copied by an ExternalSecret into
+    /// each namespace with a Provider; `{tenant}` is replaced (default "flux/alerts/<secret>").
+    pub secret_path: Option<Sp<String>>,
+    /// kube-state-metrics' ServiceAccount, `namespace/name`, bound to list/watch Flux objects
+    /// (default "<monitoring_namespace>/kube-state-metrics").
+    pub kube_state_metrics: Option<Sp<String>>,
 }
 
 #[derive(Clone, Debug, JsonSchema)]

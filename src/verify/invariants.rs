@@ -49,6 +49,7 @@ pub fn check(policy: &Policy, manifests: &[&Manifest]) -> Vec<Diagnostic> {
         image_filters(&mut out, env, &docs);
         other_service_accounts(&mut out, env, &rbac);
         egress(&mut out, policy, env, &docs);
+        super::lockdown::check(&mut out, policy, env, &docs);
     }
     out
 }

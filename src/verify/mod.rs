@@ -12,6 +12,7 @@
 //! This is the only module that depends on the YAML crate and on jsonschema.
 
 pub mod invariants;
+mod lockdown;
 mod schema;
 
 use rayon::prelude::*;

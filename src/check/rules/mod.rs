@@ -9,6 +9,7 @@ mod images;
 mod keys;
 mod kinds;
 mod names;
+mod network;
 mod references;
 mod repositories;
 mod settings;
@@ -30,6 +31,7 @@ pub(super) fn run_all(c: &mut Checker<'_>) {
     images::run(c);
     keys::run(c);
     tenancy::run(c);
+    network::run(c);
 }
 
 /// Finds `{placeholder}`s in a string: (byte offset, name).
