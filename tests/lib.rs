@@ -3,6 +3,7 @@
 mod access;
 mod attacks;
 mod diff;
+mod diff_layout;
 mod docs;
 mod fuzz;
 mod generate;
