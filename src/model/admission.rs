@@ -640,7 +640,21 @@ fn under(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{base, cel_str};
+    use super::{base, cel_lines, cel_map, cel_str};
+
+    #[test]
+    fn tenant_lists_are_one_item_a_line_with_trailing_commas() {
+        assert_eq!(cel_lines(["a", "b"]), "[\n  'a',\n  'b',\n]");
+        // Empty, still multi-line: the first tenant does not change the scalar's style.
+        assert_eq!(cel_lines([]), "[\n]");
+        assert_eq!(
+            cel_map(vec![
+                ("b".into(), "['b']".into()),
+                ("a".into(), "['a', 'a-web']".into()),
+            ]),
+            "{\n  'a': ['a', 'a-web'],\n  'b': ['b'],\n}"
+        );
+    }
 
     #[test]
     fn bases_drop_userinfo_and_trailing_slashes() {
