@@ -4,6 +4,7 @@ mod access;
 mod alerts;
 mod attacks;
 mod diff;
+mod diff_layout;
 mod docs;
 mod fuzz;
 mod generate;

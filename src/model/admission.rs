@@ -50,29 +50,63 @@ pub(crate) fn cel_str(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// `request.namespace in [...]`.
+/// `request.namespace in [...]`, one namespace a line.
 pub(crate) fn in_namespaces(namespaces: &[String]) -> String {
     format!(
         "request.namespace in {}",
-        cel_list(namespaces.iter().map(String::as_str))
+        cel_lines(namespaces.iter().map(String::as_str))
     )
 }
 
+/// A CEL list on one line, for data of one tenant (its kinds, its registries) or constants.
 fn cel_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     let v: Vec<String> = items.into_iter().map(cel_str).collect();
     format!("[{}]", v.join(", "))
 }
 
-/// `{'ns': value, …}` over every namespace of every tenant.
+/// A CEL list of one item a line, every item followed by a comma (CEL's grammar allows a
+/// trailing comma: google/cel-go v0.28.1 `parser/gen/CEL.g4` `'[' listInit? ','? ']'` and
+/// `'{' mapInitializerList? ','? '}'`, unchanged since v0.9; the cel-go that Kubernetes and
+/// Kyverno evaluate with). Adding or removing an item
+/// adds or removes exactly its own line, and the expression is always multi-line, so the
+/// verify stage always emits it as a literal block scalar (`|-`): a one-tenant change is a
+/// one-tenant diff (issue 10 item 2).
+fn cel_lines<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::from("[\n");
+    for item in items {
+        out.push_str("  ");
+        out.push_str(&cel_str(item));
+        out.push_str(",\n");
+    }
+    out.push(']');
+    out
+}
+
+/// A CEL map of one entry a line (`'key': value,`), sorted by key; see [`cel_lines`]. Each
+/// value is one tenant's data and stays on its entry's line.
+fn cel_map(mut entries: Vec<(String, String)>) -> String {
+    entries.sort();
+    let mut out = String::from("{\n");
+    for (key, value) in entries {
+        out.push_str("  ");
+        out.push_str(&cel_str(&key));
+        out.push_str(": ");
+        out.push_str(&value);
+        out.push_str(",\n");
+    }
+    out.push('}');
+    out
+}
+
+/// `{'ns': value, …}` over every namespace of every tenant, one namespace a line.
 fn per_namespace(tenants: &[Tenant], value: impl Fn(&Tenant) -> String) -> String {
     let mut entries = Vec::new();
     for t in tenants {
         for ns in &t.namespaces {
-            entries.push(format!("{}: {}", cel_str(ns), value(t)));
+            entries.push((ns.clone(), value(t)));
         }
     }
-    entries.sort();
-    format!("{{{}}}", entries.join(", "))
+    cel_map(entries)
 }
 
 fn rule(groups: &[&str], resources: &[&str], ops: &[&str], scope: &str) -> ResourceRule {
@@ -116,10 +150,11 @@ pub(crate) fn policies(
     if tenants.is_empty() {
         return Vec::new();
     }
-    let users = cel_list(usernames.iter().map(String::as_str));
-    let nss = cel_list(namespaces.iter().map(String::as_str));
+    // Every list or map over tenants is written one tenant (or namespace) a line, and the
+    // maps a policy consults more than once are its `variables` (see `cel_lines`).
+    let users = cel_lines(usernames.iter().map(String::as_str));
     let is_tenant_sa = format!("request.userInfo.username in {users}");
-    let in_tenant_ns = format!("request.namespace in {nss}");
+    let in_tenant_ns = in_namespaces(namespaces);
     let kind_name = "(request.kind.group == '' ? request.kind.kind : request.kind.group + '/' + request.kind.kind)";
     let mut out = Vec::new();
 
@@ -142,35 +177,29 @@ pub(crate) fn policies(
     });
 
     // 2. Adversary 3: only each tenant's allowed kinds, only in its own namespaces.
-    let allowed = {
-        let mut entries: Vec<String> = tenants
+    let allowed = cel_map(
+        tenants
             .iter()
             .map(|t| {
                 let kinds: Vec<String> = t.kinds.iter().map(|k| k.spec_name()).collect();
-                format!(
-                    "{}: {}",
-                    cel_str(&t.username),
-                    cel_list(kinds.iter().map(String::as_str))
+                (
+                    t.username.clone(),
+                    cel_list(kinds.iter().map(String::as_str)),
                 )
             })
-            .collect();
-        entries.sort();
-        format!("{{{}}}", entries.join(", "))
-    };
-    let own_ns = {
-        let mut entries: Vec<String> = tenants
+            .collect(),
+    );
+    let own_ns = cel_map(
+        tenants
             .iter()
             .map(|t| {
-                format!(
-                    "{}: {}",
-                    cel_str(&t.username),
-                    cel_list(t.namespaces.iter().map(String::as_str))
+                (
+                    t.username.clone(),
+                    cel_list(t.namespaces.iter().map(String::as_str)),
                 )
             })
-            .collect();
-        entries.sort();
-        format!("{{{}}}", entries.join(", "))
-    };
+            .collect(),
+    );
     // Tenants allowed HelmRelease: helm-controller writes Helm's storage Secrets as the
     // tenant's reconciler (see `HELM_STORAGE_VERBS` in model/mod.rs).
     let helm_users = {
@@ -180,7 +209,7 @@ pub(crate) fn policies(
             .map(|t| t.username.as_str())
             .collect();
         v.sort_unstable();
-        cel_list(v)
+        cel_lines(v)
     };
     out.push(AdmissionPolicy {
         name: "trustc-tenant-allowed-kinds".into(),
@@ -193,21 +222,28 @@ pub(crate) fn policies(
             named("namespaced", "request.namespace != ''".into()),
         ],
         // The object written, or deleted (a DELETE has only oldObject).
-        variables: vec![named(
-            "subject",
-            "request.operation == 'DELETE' ? oldObject : object".into(),
-        )],
+        variables: vec![
+            named(
+                "subject",
+                "request.operation == 'DELETE' ? oldObject : object".into(),
+            ),
+            // Reconciler username -> its namespaces, its allowed kinds; the usernames of
+            // the tenants allowed HelmRelease.
+            named("ownNamespaces", own_ns),
+            named("allowedKinds", allowed),
+            named("helmUsers", helm_users),
+        ],
         validations: vec![
             check(
-                format!("request.namespace in {own_ns}[request.userInfo.username]"),
+                "request.namespace in variables.ownNamespaces[request.userInfo.username]".into(),
                 "a tenant reconciler may only write into its own namespaces",
             ),
             check(
-                format!("{kind_name} in {allowed}[request.userInfo.username] || (request.kind.group == '' && request.kind.kind == 'Secret' && request.userInfo.username in {helm_users})"),
+                format!("{kind_name} in variables.allowedKinds[request.userInfo.username] || (request.kind.group == '' && request.kind.kind == 'Secret' && request.userInfo.username in variables.helmUsers)"),
                 "this kind is not in the tenant's allowed_kinds",
             ),
             check(
-                format!("request.kind.group != '' || request.kind.kind != 'Secret' || 'Secret' in {allowed}[request.userInfo.username] || (has(variables.subject.type) && variables.subject.type == '{HELM_SECRET_TYPE}' && variables.subject.metadata.name.startsWith('{HELM_SECRET_PREFIX}'))"),
+                format!("request.kind.group != '' || request.kind.kind != 'Secret' || 'Secret' in variables.allowedKinds[request.userInfo.username] || (has(variables.subject.type) && variables.subject.type == '{HELM_SECRET_TYPE}' && variables.subject.metadata.name.startsWith('{HELM_SECRET_PREFIX}'))"),
                 "without allow_secrets a tenant may only write Helm's release Secrets (type helm.sh/release.v1, name sh.helm.release.v1.<release>.v<n>)",
             ),
         ],
@@ -229,10 +265,14 @@ pub(crate) fn policies(
         ],
         kyverno_kinds: vec!["Kustomization".into(), "HelmRelease".into()],
         match_conditions: vec![named("tenant-namespace", in_tenant_ns.clone())],
-        variables: vec![],
+        // Tenant namespace -> the tenant's reconciler service account, its namespaces.
+        variables: vec![
+            named("serviceAccounts", sa_of),
+            named("tenantNamespaces", namespaces_of),
+        ],
         validations: vec![
             check(
-                format!("has(object.spec.serviceAccountName) && object.spec.serviceAccountName == {sa_of}[request.namespace]"),
+                "has(object.spec.serviceAccountName) && object.spec.serviceAccountName == variables.serviceAccounts[request.namespace]".into(),
                 "spec.serviceAccountName must be the tenant's reconciler service account",
             ),
             check(
@@ -248,7 +288,7 @@ pub(crate) fn policies(
             // workload identity); unset, the controller-wide default, else the controller's
             // own identity. Only the tenant's own identity may decrypt its secrets.
             check(
-                format!("!has(object.spec.decryption) || !has(object.spec.decryption.serviceAccountName) || object.spec.decryption.serviceAccountName == {sa_of}[request.namespace]"),
+                "!has(object.spec.decryption) || !has(object.spec.decryption.serviceAccountName) || object.spec.decryption.serviceAccountName == variables.serviceAccounts[request.namespace]".into(),
                 "spec.decryption.serviceAccountName, when set, must be the tenant's reconciler service account",
             ),
             check(
@@ -260,13 +300,13 @@ pub(crate) fn policies(
                 "a tenant HelmRelease must take its chart from its own namespace",
             ),
             check(
-                format!("!has(object.spec.targetNamespace) || object.spec.targetNamespace in {namespaces_of}[request.namespace]"),
+                "!has(object.spec.targetNamespace) || object.spec.targetNamespace in variables.tenantNamespaces[request.namespace]".into(),
                 "spec.targetNamespace must be one of the tenant's namespaces",
             ),
             // helm-controller v1.6.3 `api/v2/helmrelease_types.go` `GetStorageNamespace`: where
             // Helm keeps the release Secrets, the HelmRelease's namespace by default.
             check(
-                format!("request.kind.kind != 'HelmRelease' || !has(object.spec.storageNamespace) || object.spec.storageNamespace in {namespaces_of}[request.namespace]"),
+                "request.kind.kind != 'HelmRelease' || !has(object.spec.storageNamespace) || object.spec.storageNamespace in variables.tenantNamespaces[request.namespace]".into(),
                 "spec.storageNamespace must be one of the tenant's namespaces",
             ),
         ],
@@ -333,30 +373,39 @@ pub(crate) fn policies(
         ],
         kyverno_kinds: vec!["GitRepository".into(), "OCIRepository".into(), "HelmRepository".into(), "ImageRepository".into()],
         match_conditions: vec![named("tenant-namespace", in_tenant_ns.clone())],
-        variables: vec![],
+        // Tenant namespace -> the tenant's repository, whether its commits must be
+        // verified, its registries and chart repositories (canonical bases).
+        variables: vec![
+            named("repositories", repo_of),
+            named("mustVerify", must_verify),
+            named("ociBases", oci_bases),
+            named("signedOciBases", signed_oci),
+            named("helmBases", helm_bases),
+            named("imageBases", image_bases.clone()),
+        ],
         validations: vec![
             check(
-                format!("request.kind.kind != 'GitRepository' || object.spec.url == {repo_of}[request.namespace]"),
+                "request.kind.kind != 'GitRepository' || object.spec.url == variables.repositories[request.namespace]".into(),
                 "a tenant GitRepository may only point at the tenant's own repository",
             ),
             check(
-                format!("request.kind.kind != 'GitRepository' || !{must_verify}[request.namespace] || (has(object.spec.verify) && has(object.spec.verify.secretRef))"),
+                "request.kind.kind != 'GitRepository' || !variables.mustVerify[request.namespace] || (has(object.spec.verify) && has(object.spec.verify.secretRef))".into(),
                 "a tenant GitRepository must verify commit signatures (spec.verify)",
             ),
             check(
-                format!("request.kind.kind != 'OCIRepository' || {oci_bases}[request.namespace].exists(b, {})", under("object.spec.url")),
+                format!("request.kind.kind != 'OCIRepository' || variables.ociBases[request.namespace].exists(b, {})", under("object.spec.url")),
                 "a tenant OCIRepository may only use the tenant's registries",
             ),
             check(
-                format!("request.kind.kind != 'OCIRepository' || !{signed_oci}[request.namespace].exists(b, {}) || has(object.spec.verify)", under("object.spec.url")),
+                format!("request.kind.kind != 'OCIRepository' || !variables.signedOciBases[request.namespace].exists(b, {}) || has(object.spec.verify)", under("object.spec.url")),
                 "an OCIRepository from a signed registry must verify signatures (spec.verify)",
             ),
             check(
-                format!("request.kind.kind != 'HelmRepository' || {helm_bases}[request.namespace].exists(b, {})", under("object.spec.url")),
+                format!("request.kind.kind != 'HelmRepository' || variables.helmBases[request.namespace].exists(b, {})", under("object.spec.url")),
                 "a tenant HelmRepository may only use the tenant's chart repositories and registries",
             ),
             check(
-                format!("request.kind.kind != 'ImageRepository' || {image_bases}[request.namespace].exists(b, object.spec.image.startsWith(b + '/'))"),
+                "request.kind.kind != 'ImageRepository' || variables.imageBases[request.namespace].exists(b, object.spec.image.startsWith(b + '/'))".into(),
                 "a tenant ImageRepository may only scan the tenant's registries",
             ),
         ],
@@ -437,10 +486,12 @@ pub(crate) fn policies(
             named("podSpec", pod_spec.into()),
             named("containers", containers.into()),
             named("annotations", annotations.into()),
+            // Tenant namespace -> the tenant's registries.
+            named("imageBases", image_bases),
         ],
         validations: vec![
             check(
-                format!("variables.containers.all(c, {image_bases}[request.namespace].exists(b, c.image.startsWith(b + '/')))"),
+                "variables.containers.all(c, variables.imageBases[request.namespace].exists(b, c.image.startsWith(b + '/')))".into(),
                 "images must come from the tenant's registries",
             ),
             // check_privileged.go
@@ -589,7 +640,21 @@ fn under(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{base, cel_str};
+    use super::{base, cel_lines, cel_map, cel_str};
+
+    #[test]
+    fn tenant_lists_are_one_item_a_line_with_trailing_commas() {
+        assert_eq!(cel_lines(["a", "b"]), "[\n  'a',\n  'b',\n]");
+        // Empty, still multi-line: the first tenant does not change the scalar's style.
+        assert_eq!(cel_lines([]), "[\n]");
+        assert_eq!(
+            cel_map(vec![
+                ("b".into(), "['b']".into()),
+                ("a".into(), "['a', 'a-web']".into()),
+            ]),
+            "{\n  'a': ['a', 'a-web'],\n  'b': ['b'],\n}"
+        );
+    }
 
     #[test]
     fn bases_drop_userinfo_and_trailing_slashes() {

@@ -45,8 +45,21 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
 }
 
 /// Canonical YAML of one document.
+///
+/// Scalar styles are serde-saphyr 2.2.0's, pinned (`ser/serializer.rs` `serialize_str`):
+/// a string with a newline is a literal block (`|-`, `|`) whenever its characters allow one
+/// (`quoting.rs` `is_block_scalar_content_safe`: no CR, NEL, LS, PS or BOM), whatever its
+/// length; a one-line string longer than `folded_wrap_chars` is folded (`>-`) if it could be
+/// plain, else quoted. The admission model writes every CEL expression that lists tenants
+/// one tenant a line (`model::admission`), so it is always a literal block, kept line for
+/// line: adding a tenant adds its lines and never refolds the expression.
 pub fn emit(doc: &Value) -> String {
-    serde_saphyr::to_string(doc).expect("a JSON value always serializes to YAML")
+    let options = serde_saphyr::ser_options! {
+        prefer_block_scalars: true,
+        folded_wrap_chars: 80,
+    };
+    serde_saphyr::to_string_with_options(doc, options)
+        .expect("a JSON value always serializes to YAML")
 }
 
 const OVERRIDE_HELP: &str = "fix the template override (or remove it to use trustc's own); with no override in use, this is a trustc bug: please report it";
@@ -190,5 +203,30 @@ pub fn verify(rendered: &[Rendered]) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
         Ok(out)
     } else {
         Err(diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::emit;
+    use serde_json::json;
+
+    /// A multi-line expression is a literal block at any length, one line of YAML per line
+    /// of CEL; a long one-line expression would be folded at whitespace instead.
+    #[test]
+    fn multi_line_expressions_are_literal_blocks_at_any_length() {
+        for n in [1, 2, 200] {
+            let items: String = (0..n).map(|i| format!("  'tenant-{i}',\n")).collect();
+            let expression = format!("request.namespace in [\n{items}]");
+            let yaml = emit(&json!({ "expression": expression }));
+            let mut want = String::from("expression: |-\n  request.namespace in [\n");
+            for i in 0..n {
+                want.push_str(&format!("    'tenant-{i}',\n"));
+            }
+            want.push_str("  ]\n");
+            assert_eq!(yaml, want);
+        }
+        let long = ["x == 1"; 30].join(" || ");
+        assert!(emit(&json!({ "expression": long })).starts_with("expression: >-\n"));
     }
 }
