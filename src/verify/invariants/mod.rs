@@ -2,7 +2,12 @@
 //! very documents about to be written (a template override cannot slip past them). Each
 //! failure names the object, the rule and the adversary of the seed it would re-open.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod reference;
+mod whole;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use base64::Engine as _;
 
 use serde_json::Value;
 
@@ -29,28 +34,75 @@ fn fail(code: Code, env: &str, what: String, adversary: &str) -> Diagnostic {
 }
 
 /// Checks every environment's manifests against the policy. Empty when all invariants hold.
-pub fn check(policy: &Policy, manifests: &[&Manifest]) -> Vec<Diagnostic> {
+///
+/// `reference`: what trustc's own embedded templates compile the same policy to, when
+/// template overrides are in use ([`reference`]); `None` when the manifests are that
+/// reference already.
+pub fn check(
+    policy: &Policy,
+    manifests: &[&Manifest],
+    reference: Option<&[&Manifest]>,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for env in &policy.environments {
         let prefix = format!("{}/", env.name);
-        let files: Vec<&Manifest> = manifests
-            .iter()
-            .copied()
-            .filter(|m| m.path.starts_with(&prefix))
-            .collect();
+        let files = of_env(manifests, &prefix);
         let rbac =
             Manifests::from_documents(files.iter().map(|m| (m.path.as_str(), m.docs.as_slice())));
         let docs: Vec<&Value> = files.iter().flat_map(|m| m.docs.iter()).collect();
+        let tenants = whole::tenant_index(env);
         for t in &env.tenants {
             tenant_grants(&mut out, env, t, &rbac);
         }
-        reconcilers(&mut out, env, &docs);
-        sources(&mut out, policy, env, &docs);
+        reconcilers(&mut out, env, &docs, &tenants);
+        sources(&mut out, policy, env, &docs, &tenants);
         image_filters(&mut out, env, &docs);
-        other_service_accounts(&mut out, env, &rbac);
+        other_service_accounts(&mut out, env, &docs, &tenants);
         egress(&mut out, policy, env, &docs);
+        whole::sources(&mut out, policy, env, &docs, &tenants);
+        whole::pod_security(&mut out, policy, env, &docs, &tenants);
+        whole::tenant_network_policies(&mut out, env, &docs);
+        whole::reconciler_scope(&mut out, env, &docs, &tenants);
+        whole::lockdown_flags(&mut out, env, &docs);
+        whole::admission_enforced(&mut out, env, &docs);
+        if let Some(reference) = reference {
+            reference::compare(&mut out, env, &files, &of_env(reference, &prefix));
+        }
     }
     out
+}
+
+fn of_env<'a>(ms: &[&'a Manifest], prefix: &str) -> Vec<&'a Manifest> {
+    ms.iter()
+        .copied()
+        .filter(|m| m.path.starts_with(prefix))
+        .collect()
+}
+
+/// The reference output: the policy through trustc's own embedded templates, verified, with
+/// its directory kustomizations. `Err` is a trustc bug (the embedded templates do not
+/// compile this policy), reported as such.
+pub fn reference(policy: &Policy) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+    let set = crate::render::TemplateSet::embedded();
+    let bug = |what: String| {
+        Diagnostic::new(
+            Code::ReferenceCompileFailed,
+            format!("trustc's own templates do not compile this trust model: {what}"),
+        )
+        .help("this is a trustc bug: please report it with the spec")
+    };
+    let rendered = crate::render::render(policy, &set)
+        .map_err(|es| es.into_iter().map(|e| bug(e.message)).collect::<Vec<_>>())?;
+    let mut verified = super::verify(&rendered)
+        .map_err(|ds| ds.into_iter().map(|d| bug(d.message)).collect::<Vec<_>>())?;
+    let paths: Vec<String> = verified.iter().map(|m| m.path.clone()).collect();
+    let kust = crate::render::kustomizations(&paths, &set)
+        .map_err(|es| es.into_iter().map(|e| bug(e.message)).collect::<Vec<_>>())?;
+    verified.extend(
+        super::verify(&kust)
+            .map_err(|ds| ds.into_iter().map(|d| bug(d.message)).collect::<Vec<_>>())?,
+    );
+    Ok(verified)
 }
 
 fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manifests) {
@@ -179,13 +231,12 @@ fn s<'a>(doc: &'a Value, path: &[&str]) -> &'a str {
     field(doc, path).and_then(Value::as_str).unwrap_or("")
 }
 
-fn tenant_of<'a>(env: &'a Env, ns: &str) -> Option<&'a Tenant> {
-    env.tenants
-        .iter()
-        .find(|t| t.namespaces.iter().any(|n| n == ns))
-}
-
-fn reconcilers(out: &mut Vec<Diagnostic>, env: &Env, docs: &[&Value]) {
+fn reconcilers(
+    out: &mut Vec<Diagnostic>,
+    env: &Env,
+    docs: &[&Value],
+    tenants: &HashMap<&str, &Tenant>,
+) {
     for d in docs {
         let kind = s(d, &["kind"]);
         let api = s(d, &["apiVersion"]);
@@ -195,7 +246,7 @@ fn reconcilers(out: &mut Vec<Diagnostic>, env: &Env, docs: &[&Value]) {
             continue;
         }
         let ns = s(d, &["metadata", "namespace"]);
-        let Some(t) = tenant_of(env, ns) else {
+        let Some(t) = tenants.get(ns) else {
             continue;
         };
         let name = format!("{kind} `{ns}/{}`", s(d, &["metadata", "name"]));
@@ -226,7 +277,13 @@ fn reconcilers(out: &mut Vec<Diagnostic>, env: &Env, docs: &[&Value]) {
     }
 }
 
-fn sources(out: &mut Vec<Diagnostic>, policy: &Policy, env: &Env, docs: &[&Value]) {
+fn sources(
+    out: &mut Vec<Diagnostic>,
+    policy: &Policy,
+    env: &Env,
+    docs: &[&Value],
+    tenants: &HashMap<&str, &Tenant>,
+) {
     let secrets: BTreeMap<(String, String), &Value> = docs
         .iter()
         .filter(|d| s(d, &["kind"]) == "Secret")
@@ -245,7 +302,7 @@ fn sources(out: &mut Vec<Diagnostic>, policy: &Policy, env: &Env, docs: &[&Value
         let name = format!("GitRepository `{ns}/{}`", s(d, &["metadata", "name"]));
         let signers = if ns == policy.flux.namespace {
             &env.platform.signers
-        } else if let Some(t) = tenant_of(env, ns) {
+        } else if let Some(t) = tenants.get(ns) {
             &t.signers
         } else {
             continue;
@@ -274,17 +331,30 @@ fn sources(out: &mut Vec<Diagnostic>, policy: &Policy, env: &Env, docs: &[&Value
             ));
             continue;
         };
-        let data = field(secret, &["stringData"]).and_then(Value::as_object);
-        let have: BTreeMap<&str, &str> = data
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or("")))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let want: BTreeMap<&str, &str> = signers
+        // Kubernetes stores `data` and `stringData` merged (stringData wins on a shared
+        // key), and Flux reads every key of the Secret as a trusted public key: both count.
+        let mut have: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in field(secret, &["data"])
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or(""))
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_else(|_| "\u{0}undecodable".to_string());
+            have.insert(k.clone(), decoded);
+        }
+        for (k, v) in field(secret, &["stringData"])
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            have.insert(k.clone(), v.as_str().unwrap_or("").to_string());
+        }
+        let want: BTreeMap<String, String> = signers
             .iter()
-            .map(|s| (s.secret_key.as_str(), s.armored.as_str()))
+            .map(|s| (s.secret_key.clone(), s.armored.clone()))
             .collect();
         if have != want {
             out.push(fail(
@@ -318,21 +388,117 @@ fn image_filters(out: &mut Vec<Diagnostic>, env: &Env, docs: &[&Value]) {
     }
 }
 
-fn other_service_accounts(out: &mut Vec<Diagnostic>, env: &Env, rbac: &Manifests) {
-    for (ns, name) in rbac.service_accounts() {
-        let Some(t) = tenant_of(env, ns) else {
-            continue;
-        };
-        if name == t.service_account && ns == t.home {
+/// No ServiceAccount of a tenant namespace but the tenant's own holds a grant: creating a
+/// Pod means running as any of them. Every subject of every binding counts, not only the
+/// ServiceAccounts the output declares: `default` exists in every namespace, and the groups
+/// `system:serviceaccounts[:<ns>]` and `system:authenticated` cover every ServiceAccount.
+/// One pass over the bindings.
+fn other_service_accounts(
+    out: &mut Vec<Diagnostic>,
+    env: &Env,
+    docs: &[&Value],
+    tenants: &HashMap<&str, &Tenant>,
+) {
+    // Roles with no rule grant nothing; any other role (or one not in the output, such as
+    // the built-in cluster-admin) does.
+    let empty_roles: std::collections::HashSet<(String, &str, &str)> = docs
+        .iter()
+        .filter(|d| matches!(s(d, &["kind"]), "Role" | "ClusterRole"))
+        .filter(|d| {
+            d.get("aggregationRule").is_none()
+                && field(d, &["rules"])
+                    .and_then(Value::as_array)
+                    .is_none_or(|r| r.is_empty())
+        })
+        .map(|d| {
+            (
+                s(d, &["kind"]).to_string(),
+                if s(d, &["kind"]) == "Role" {
+                    s(d, &["metadata", "namespace"])
+                } else {
+                    ""
+                },
+                s(d, &["metadata", "name"]),
+            )
+        })
+        .collect();
+    for b in docs {
+        let kind = s(b, &["kind"]);
+        if kind != "RoleBinding" && kind != "ClusterRoleBinding" {
             continue;
         }
-        let grants = rbac.grants_of(&Subject::service_account(ns, name));
-        if !grants.grants.is_empty() || !grants.unknown.is_empty() {
+        let rk = s(b, &["roleRef", "kind"]);
+        let rns = if rk == "Role" {
+            s(b, &["metadata", "namespace"])
+        } else {
+            ""
+        };
+        if empty_roles.contains(&(rk.to_string(), rns, s(b, &["roleRef", "name"]))) {
+            continue;
+        }
+        for subject in reference::binding_subjects(b) {
+            let hit: Option<(String, &Tenant)> = match subject.kind.as_str() {
+                "ServiceAccount" => {
+                    let ns = subject.namespace.as_deref().unwrap_or("");
+                    tenants
+                        .get(ns)
+                        .filter(|t| !(subject.name == t.service_account && ns == t.home))
+                        .map(|t| (format!("ServiceAccount `{ns}/{}`", subject.name), *t))
+                }
+                "User" => subject
+                    .name
+                    .strip_prefix("system:serviceaccount:")
+                    .and_then(|rest| rest.split_once(':'))
+                    .and_then(|(ns, name)| {
+                        tenants
+                            .get(ns)
+                            .filter(|t| !(name == t.service_account && ns == t.home))
+                            .map(|t| (format!("ServiceAccount `{ns}/{name}`"), *t))
+                    }),
+                _ => {
+                    let g = subject.name.as_str();
+                    if matches!(
+                        g,
+                        "system:serviceaccounts"
+                            | "system:authenticated"
+                            | "system:unauthenticated"
+                    ) {
+                        env.tenants.first().map(|t| {
+                            (
+                                format!("Group `{g}` (every ServiceAccount of every tenant)"),
+                                t,
+                            )
+                        })
+                    } else {
+                        g.strip_prefix("system:serviceaccounts:")
+                            .and_then(|ns| tenants.get(ns))
+                            .map(|t| {
+                                (
+                                    format!("Group `{g}` (every ServiceAccount of the namespace)"),
+                                    *t,
+                                )
+                            })
+                    }
+                }
+            };
+            let Some((who, t)) = hit else {
+                continue;
+            };
             out.push(fail(
                 Code::PrivilegedServiceAccountInTenant,
                 &env.name,
                 format!(
-                    "ServiceAccount `{ns}/{name}` in tenant `{}`'s namespace holds RBAC grants",
+                    "{kind} `{}` grants {rk} `{}` to {who}, in tenant `{}`'s namespaces",
+                    if kind == "RoleBinding" {
+                        format!(
+                            "{}/{}",
+                            s(b, &["metadata", "namespace"]),
+                            s(b, &["metadata", "name"])
+                        )
+                    } else {
+                        s(b, &["metadata", "name"]).to_string()
+                    },
+                    s(b, &["roleRef", "name"]),
                     t.name
                 ),
                 "Adversary 3: creating a Pod means running as any service account of the namespace",
