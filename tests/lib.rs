@@ -5,6 +5,7 @@ mod attacks;
 mod docs;
 mod fuzz;
 mod generate;
+mod mutations;
 mod properties;
 mod rules;
 mod schema;
