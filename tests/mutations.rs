@@ -481,13 +481,7 @@ fn sv<'a>(d: &'a Value, path: &[&str]) -> &'a str {
 fn free(d: &Value) -> bool {
     matches!(
         sv(d, &["kind"]),
-        "PrometheusRule"
-            | "Alert"
-            | "Provider"
-            | "ConfigMap"
-            | "ImageRepository"
-            | "ImagePolicy"
-            | "ImageUpdateAutomation"
+        "PrometheusRule" | "Alert" | "ConfigMap" | "ImagePolicy"
     )
 }
 
@@ -744,4 +738,14 @@ fn an_override_that_grants_less_passes_and_one_that_grants_more_is_refused() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     let o = generate(&fx, &[("tenant/role.yaml.j2", more)]);
     o.refused_with(&["TC3012"]).unwrap();
+}
+
+#[test]
+fn an_added_cluster_role_feeding_the_built_in_aggregated_roles_is_refused() {
+    let fx = fixture("kyverno");
+    let text = embedded("platform/cluster-role.yaml.j2")
+        + "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: trustc-extra-edit\n  labels:\n    rbac.authorization.k8s.io/aggregate-to-edit: \"true\"\nrules:\n- apiGroups: [\"\"]\n  resources: [secrets]\n  verbs: [list, watch]\n";
+    let o = generate(&fx, &[("platform/cluster-role.yaml.j2", text)]);
+    o.refused_with(&["TC3012"]).unwrap();
+    assert!(o.stderr.contains("aggregated ClusterRole"), "{}", o.stderr);
 }

@@ -21,9 +21,8 @@
 //!   does not give it. Fewer grants pass (a tenant may be given less);
 //! - a directory `kustomization.yaml` may list more files (their documents are checked
 //!   here too), nothing else may change;
-//! - the kinds that protect nothing (PrometheusRule, Alert, Provider, ConfigMap,
-//!   ImageRepository, ImagePolicy, ImageUpdateAutomation) are free: an override exists to
-//!   adapt them. ImagePolicy filters keep TC3007.
+//! - the kinds that protect nothing (PrometheusRule, Alert, ConfigMap, ImagePolicy) are
+//!   free: an override exists to adapt them. ImagePolicy filters keep TC3007.
 //!
 //! Linear in the size of the output: one index of the reference, one pass over the output.
 
@@ -73,13 +72,12 @@ fn class(doc: &Value) -> Class {
         ("kustomize.toolkit.fluxcd.io", "Kustomization") | ("helm.toolkit.fluxcd.io", _) => {
             Class::Reconciler
         }
+        // Provider, ImageRepository and ImageUpdateAutomation are not free: each names a
+        // Secret and an address to send it to (or a Git repository to push to).
         ("monitoring.coreos.com", "PrometheusRule")
-        | ("notification.toolkit.fluxcd.io", "Alert" | "Provider")
+        | ("notification.toolkit.fluxcd.io", "Alert")
         | ("", "ConfigMap")
-        | (
-            "image.toolkit.fluxcd.io",
-            "ImageRepository" | "ImagePolicy" | "ImageUpdateAutomation",
-        ) => Class::Free,
+        | ("image.toolkit.fluxcd.io", "ImagePolicy") => Class::Free,
         _ => Class::Other,
     }
 }
@@ -395,6 +393,41 @@ fn rbac(
             || (aggregates && rk == "ClusterRole" && aggregating.contains(rn))
         {
             subjects.extend(binding_subjects(d));
+        }
+    }
+    // A ClusterRole whose labels are not the reference's can feed an aggregated ClusterRole
+    // of the cluster (the built-in admin, edit and view aggregate every ClusterRole labelled
+    // `rbac.authorization.k8s.io/aggregate-to-<role>: "true"`), giving its rules to
+    // every holder of that role, bound outside this output.
+    let reference_labels: HashMap<&str, Option<&Value>> = reference
+        .iter()
+        .flat_map(|m| m.docs.iter())
+        .filter(|d| s(d, &["kind"]) == "ClusterRole")
+        .map(|d| {
+            (
+                s(d, &["metadata", "name"]),
+                super::field(d, &["metadata", "labels"]),
+            )
+        })
+        .collect();
+    for d in changed.iter().filter(|d| s(d, &["kind"]) == "ClusterRole") {
+        let name = s(d, &["metadata", "name"]);
+        let labels = super::field(d, &["metadata", "labels"]);
+        let has_rules = super::field(d, &["rules"])
+            .and_then(Value::as_array)
+            .is_some_and(|r| !r.is_empty());
+        if has_rules
+            && field_nonempty(d, &["metadata", "labels"])
+            && reference_labels.get(name) != Some(&labels)
+        {
+            out.push(fail(
+                Code::GrantBeyondEmbedded,
+                e,
+                format!(
+                    "ClusterRole `{name}` has rules and labels trustc's own templates do not give it: an aggregated ClusterRole of the cluster (admin, edit, view…) selecting them would hand its rules to every holder"
+                ),
+                Class::Rbac.adversary(),
+            ));
         }
     }
     if subjects.is_empty() {

@@ -33,7 +33,11 @@ pub(super) fn sources(
 ) {
     let e = &env.name;
     let mut owner_of_repo: HashMap<&str, &Tenant> = HashMap::new();
-    for t in &env.tenants {
+    for t in env
+        .tenants
+        .iter()
+        .filter(|t| t.repository != env.platform.repository)
+    {
         owner_of_repo.insert(t.repository.as_str(), t);
     }
     for d in docs {
