@@ -749,3 +749,72 @@ fn an_added_cluster_role_feeding_the_built_in_aggregated_roles_is_refused() {
     o.refused_with(&["TC3012"]).unwrap();
     assert!(o.stderr.contains("aggregated ClusterRole"), "{}", o.stderr);
 }
+
+/// Weakenings beyond the list, each through another route.
+#[test]
+fn other_routes_around_the_protections_are_refused() {
+    let fx = fixture("kyverno");
+    let cases: Vec<(&str, &str, String, &[&str])> = vec![
+        (
+            "a patch in every directory kustomization, applied after trustc's checks",
+            "kustomize/kustomization.yaml.j2",
+            embedded("kustomize/kustomization.yaml.j2")
+                + "patches:\n- target:\n    kind: ClusterPolicy\n  patch: |\n    - op: replace\n      path: /spec/rules/0/validate/failureAction\n      value: Audit\n",
+            &["TC3018"],
+        ),
+        (
+            "a file dropped from every directory kustomization",
+            "kustomize/kustomization.yaml.j2",
+            embedded("kustomize/kustomization.yaml.j2").replace(
+                "resources: {{ resources }}",
+                "resources: {{ resources | reject(\"equalto\", \"network-policies.yaml\") | list }}",
+            ),
+            &["TC3018"],
+        ),
+        (
+            "the deploy key of another tenant fetched from the secret store",
+            "tenant/deploy-key.yaml.j2",
+            embedded("tenant/deploy-key.yaml.j2").replace(
+                "key: {{ tenant.deploy_key_path }}",
+                "key: flux/platform/deploy-key",
+            ),
+            &["TC3015"],
+        ),
+        (
+            "a second GitRepository in a tenant namespace",
+            "tenant/source.yaml.j2",
+            embedded("tenant/source.yaml.j2")
+                + "---\napiVersion: {{ flux.api.source }}\nkind: GitRepository\nmetadata:\n  name: extra\n  namespace: {{ tenant.home }}\nspec:\n  interval: 1m\n  url: ssh://git@github.com/mallory/extra.git\n  ref:\n    branch: main\n",
+            &["TC3013", "TC3014"],
+        ),
+        (
+            "the tenant GitRepository tracking a tag instead of the branch",
+            "tenant/source.yaml.j2",
+            embedded("tenant/source.yaml.j2")
+                .replace("branch: {{ tenant.branch }}", "tag: v0.0.1-mallory"),
+            &["TC3013", "TC3014"],
+        ),
+        (
+            "a RoleBinding for the group of every ServiceAccount of a tenant namespace",
+            "tenant/role-binding.yaml.j2",
+            embedded("tenant/role-binding.yaml.j2").replace(
+                "- kind: ServiceAccount\n  name: {{ tenant.service_account }}\n  namespace: {{ tenant.home }}\n",
+                "- kind: ServiceAccount\n  name: {{ tenant.service_account }}\n  namespace: {{ tenant.home }}\n- kind: Group\n  name: {{ \"system:serviceaccounts:\" ~ ns }}\n  apiGroup: rbac.authorization.k8s.io\n",
+            ),
+            &["TC3008", "TC3012"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, template, text, codes) in cases {
+        assert_ne!(
+            text,
+            embedded(template),
+            "{what}: the template changed shape"
+        );
+        let o = generate(&fx, &[(template, text)]);
+        if let Err(e) = o.refused_with(codes) {
+            failures.push(format!("{what}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
