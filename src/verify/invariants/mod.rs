@@ -332,7 +332,10 @@ fn sources(
             continue;
         };
         // Kubernetes stores `data` and `stringData` merged (stringData wins on a shared
-        // key), and Flux reads every key of the Secret as a trusted public key: both count.
+        // key: kubernetes/api `core/v1/types.go`, Secret.StringData), and source-controller
+        // trusts every key of the Secret, `*.pub` as SSH keys and any other as OpenPGP
+        // (fluxcd/source-controller v1.9.1 `internal/controller/gitrepository_controller.go`,
+        // `verifySignature`): both count.
         let mut have: BTreeMap<String, String> = BTreeMap::new();
         for (k, v) in field(secret, &["data"])
             .and_then(Value::as_object)
