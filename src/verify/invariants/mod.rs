@@ -51,8 +51,9 @@ pub fn check(
             Manifests::from_documents(files.iter().map(|m| (m.path.as_str(), m.docs.as_slice())));
         let docs: Vec<&Value> = files.iter().flat_map(|m| m.docs.iter()).collect();
         let tenants = whole::tenant_index(env);
+        let index = RbacIndex::new(&files);
         for t in &env.tenants {
-            tenant_grants(&mut out, env, t, &rbac);
+            tenant_grants(&mut out, env, t, &index.for_tenant(t, &rbac));
         }
         reconcilers(&mut out, env, &docs, &tenants);
         sources(&mut out, policy, env, &docs, &tenants);
@@ -103,6 +104,140 @@ pub fn reference(policy: &Policy) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
             .map_err(|ds| ds.into_iter().map(|d| bug(d.message)).collect::<Vec<_>>())?,
     );
     Ok(verified)
+}
+
+/// The RBAC documents of one environment indexed by subject name and role, so that each
+/// tenant's analysis reads only the bindings that can name its service account (linear in
+/// tenants; [`Manifests::grants_of`] on the whole output reads every binding).
+struct RbacIndex<'a> {
+    bindings: Vec<(&'a str, &'a Value)>,
+    by_subject_name: HashMap<String, Vec<usize>>,
+    roles: HashMap<(&'a str, &'a str, &'a str), Vec<(&'a str, &'a Value)>>,
+    cluster_roles: Vec<(&'a str, &'a Value)>,
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl<'a> RbacIndex<'a> {
+    fn new(files: &[&'a Manifest]) -> Self {
+        let mut index = RbacIndex {
+            bindings: Vec::new(),
+            by_subject_name: HashMap::new(),
+            roles: HashMap::new(),
+            cluster_roles: Vec::new(),
+        };
+        for m in files {
+            for d in &m.docs {
+                if !s(d, &["apiVersion"]).starts_with("rbac.authorization.k8s.io/") {
+                    continue;
+                }
+                match s(d, &["kind"]) {
+                    kind @ ("Role" | "ClusterRole") => {
+                        let ns = if kind == "Role" {
+                            s(d, &["metadata", "namespace"])
+                        } else {
+                            ""
+                        };
+                        index
+                            .roles
+                            .entry((kind, ns, s(d, &["metadata", "name"])))
+                            .or_default()
+                            .push((m.path.as_str(), d));
+                        if kind == "ClusterRole" {
+                            index.cluster_roles.push((m.path.as_str(), d));
+                        }
+                    }
+                    "RoleBinding" | "ClusterRoleBinding" => {
+                        let id = index.bindings.len();
+                        index.bindings.push((m.path.as_str(), d));
+                        let mut names: Vec<String> = d
+                            .get("subjects")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|x| x.get("name").and_then(scalar_text))
+                            .collect();
+                        names.sort();
+                        names.dedup();
+                        for n in names {
+                            index.by_subject_name.entry(n).or_default().push(id);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        index
+    }
+
+    /// The RBAC documents that can grant to tenant `t`'s service account: the bindings naming
+    /// it (as a ServiceAccount or its user name) or a group it belongs to, the roles they
+    /// refer to, and every ClusterRole when one of those aggregates. What the whole output
+    /// leaves undecided (`full`'s notes) is kept.
+    fn for_tenant(&self, t: &Tenant, full: &Manifests) -> Manifests {
+        let names = [
+            t.service_account.clone(),
+            format!("system:serviceaccount:{}:{}", t.home, t.service_account),
+            "system:serviceaccounts".to_string(),
+            format!("system:serviceaccounts:{}", t.home),
+            "system:authenticated".to_string(),
+        ];
+        let mut ids: Vec<usize> = names
+            .iter()
+            .filter_map(|n| self.by_subject_name.get(n))
+            .flatten()
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut docs: Vec<(&str, &Value)> = Vec::new();
+        let mut all_cluster_roles = false;
+        for &id in &ids {
+            let (path, b) = self.bindings[id];
+            docs.push((path, b));
+            let kind = s(b, &["roleRef", "kind"]);
+            let name = s(b, &["roleRef", "name"]);
+            let ns = if kind == "Role" {
+                s(b, &["metadata", "namespace"])
+            } else {
+                ""
+            };
+            if kind == "ClusterRole" && matches!(name, "admin" | "edit" | "view") {
+                all_cluster_roles = true;
+            }
+            for &(rp, r) in self.roles.get(&(kind, ns, name)).into_iter().flatten() {
+                all_cluster_roles |= kind == "ClusterRole" && r.get("aggregationRule").is_some();
+                if kind == "Role" {
+                    docs.push((rp, r));
+                }
+            }
+        }
+        // ClusterRoles are few (the platform tier's, the monitoring stack's): all of them,
+        // or only those referenced.
+        for &(rp, r) in &self.cluster_roles {
+            let name = s(r, &["metadata", "name"]);
+            if all_cluster_roles
+                || ids.iter().any(|&id| {
+                    let b = self.bindings[id].1;
+                    s(b, &["roleRef", "kind"]) == "ClusterRole"
+                        && s(b, &["roleRef", "name"]) == name
+                })
+            {
+                docs.push((rp, r));
+            }
+        }
+        let mut m =
+            Manifests::from_documents(docs.iter().map(|(p, d)| (*p, std::slice::from_ref(*d))));
+        m.notes = full.notes.clone();
+        m
+    }
 }
 
 fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manifests) {
@@ -568,6 +703,91 @@ fn egress(out: &mut Vec<Diagnostic>, policy: &Policy, env: &Env, docs: &[&Value]
                 format!("no egress rule in the Flux namespace reaches the API server at {cidr}"),
                 "a broken Flux: the seed's Step 3 policy blocked the API server",
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-tenant index reads only the bindings that can name the tenant's service
+    /// account: the grants it finds are exactly those of the analysis of the whole output,
+    /// through every route (its own name, its user name, its groups, aggregation into a
+    /// built-in role), with unrelated tenants' bindings around.
+    #[test]
+    fn the_tenant_index_finds_exactly_the_grants_of_the_whole_output() {
+        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policy-spec/trust.toml");
+        let mut map = crate::diag::SourceMap::new();
+        let mut sink = crate::diag::Sink::new();
+        let ctx = crate::check::Context { now: 1_795_740_094 };
+        let valid = crate::cli::load_and_check(&spec, &ctx, &mut map, &mut sink)
+            .unwrap()
+            .expect("the example spec is valid");
+        let policy = crate::model::resolve(&valid, "policy-spec/trust.toml");
+        let mut manifests = reference(&policy).expect("the example compiles");
+        let hostile = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: group-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: Group, name: "system:serviceaccounts:payments", apiGroup: rbac.authorization.k8s.io}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: as-user, namespace: kube-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{kind: User, name: "system:serviceaccount:payments:payments-reconciler"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: extra-edit
+  labels: {rbac.authorization.k8s.io/aggregate-to-edit: "true"}
+rules: [{apiGroups: [""], resources: [secrets], verbs: [list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: unrelated}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: unrelated, namespace: payments}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: unrelated}
+subjects: [{kind: ServiceAccount, name: someone-else, namespace: payments}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: everyone}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}]
+"#;
+        for env in &policy.environments {
+            manifests.push(Manifest {
+                path: format!("{}/hostile.yaml", env.name),
+                template: "test".into(),
+                docs: super::super::parse_documents(hostile).unwrap(),
+                yaml: String::new(),
+            });
+        }
+        let all: Vec<&Manifest> = manifests.iter().collect();
+        for env in &policy.environments {
+            let files = of_env(&all, &format!("{}/", env.name));
+            let full = Manifests::from_documents(
+                files.iter().map(|m| (m.path.as_str(), m.docs.as_slice())),
+            );
+            let index = RbacIndex::new(&files);
+            for t in &env.tenants {
+                let sa = Subject::service_account(&t.home, &t.service_account);
+                let want = full.grants_of(&sa);
+                let have = index.for_tenant(t, &full).grants_of(&sa);
+                assert!(
+                    want.grants.len() > 10,
+                    "the hostile routes grant: {want:#?}"
+                );
+                assert_eq!(have, want, "tenant {}", t.name);
+            }
         }
     }
 }
