@@ -109,10 +109,15 @@ pub fn reference(policy: &Policy) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
 /// The RBAC documents of one environment indexed by subject name and role, so that each
 /// tenant's analysis reads only the bindings that can name its service account (linear in
 /// tenants; [`Manifests::grants_of`] on the whole output reads every binding).
+/// (kind, namespace, name) of a Role or ClusterRole.
+type RoleKey<'a> = (&'a str, &'a str, &'a str);
+/// A document with the path of its file.
+type Located<'a> = (&'a str, &'a Value);
+
 struct RbacIndex<'a> {
     bindings: Vec<(&'a str, &'a Value)>,
     by_subject_name: HashMap<String, Vec<usize>>,
-    roles: HashMap<(&'a str, &'a str, &'a str), Vec<(&'a str, &'a Value)>>,
+    roles: HashMap<RoleKey<'a>, Vec<Located<'a>>>,
     cluster_roles: Vec<(&'a str, &'a Value)>,
 }
 
