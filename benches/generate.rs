@@ -962,7 +962,7 @@ fn stages(spec: &Path) {
 
     let t = Instant::now();
     let all: Vec<&trustc::verify::Manifest> = verified.iter().chain(kust.iter()).collect();
-    let broken = trustc::verify::invariants::check(&policy, &all);
+    let broken = trustc::verify::invariants::check(&policy, &all, None);
     if !broken.is_empty() {
         let (first, n) = diags(broken);
         refused(5, t, first, n);

@@ -10,6 +10,7 @@ mod fuzz;
 mod generate;
 mod hostile;
 mod map;
+mod mutations;
 mod properties;
 mod rules;
 mod schema;

@@ -58,7 +58,22 @@ pub fn compile(
     };
     // Security invariants on the very documents about to be written.
     let all: Vec<&verify::Manifest> = verified.iter().chain(kust.iter()).collect();
-    let broken = verify::invariants::check(&policy, &all);
+    // With overrides, the protective documents are compared with trustc's own rendering.
+    let reference = if templates.overridden.is_empty() {
+        None
+    } else {
+        match verify::invariants::reference(&policy) {
+            Ok(r) => Some(r),
+            Err(diags) => {
+                for d in diags {
+                    sink.push(d);
+                }
+                return Err(sink);
+            }
+        }
+    };
+    let reference: Option<Vec<&verify::Manifest>> = reference.as_ref().map(|r| r.iter().collect());
+    let broken = verify::invariants::check(&policy, &all, reference.as_deref());
     if !broken.is_empty() {
         for d in broken {
             sink.push(d);

@@ -137,6 +137,23 @@ codes! {
     UnanchoredImageFilter = "TC3007", "unanchored-image-filter", Error;
     PrivilegedServiceAccountInTenant = "TC3008", "privileged-service-account-in-tenant", Error;
     FluxEgressOpen = "TC3009", "flux-egress-open", Error;
+    AdmissionPolicyChanged = "TC3010", "admission-policy-changed", Error;
+    AdmissionPolicyAdded = "TC3011", "admission-policy-added", Error;
+    GrantBeyondEmbedded = "TC3012", "grant-beyond-embedded", Error;
+    SourceChanged = "TC3013", "source-changed", Error;
+    SourceNotInModel = "TC3014", "source-not-in-model", Error;
+    SecretChanged = "TC3015", "secret-changed", Error;
+    NetworkPolicyChanged = "TC3016", "network-policy-changed", Error;
+    TenantNetworkPolicyMissing = "TC3017", "tenant-network-policy-missing", Error;
+    KustomizeChanged = "TC3018", "kustomize-changed", Error;
+    FluxLockdownFlagMissing = "TC3019", "flux-lockdown-flag-missing", Error;
+    NamespaceChanged = "TC3020", "namespace-changed", Error;
+    PodSecurityWeakened = "TC3021", "pod-security-weakened", Error;
+    ReconcilerChanged = "TC3022", "reconciler-changed", Error;
+    ReconcilerOutsideTenant = "TC3023", "reconciler-outside-tenant", Error;
+    ProtectedObjectChanged = "TC3024", "protected-object-changed", Error;
+    ReferenceCompileFailed = "TC3025", "reference-compile-failed", Error;
+    AdmissionNotEnforced = "TC3026", "admission-not-enforced", Error;
     LockdownFlagRefused = "TC3030", "lockdown-flag-refused", Error;
     FluxControllersCutOff = "TC3031", "flux-controllers-cut-off", Error;
 

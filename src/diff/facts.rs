@@ -577,24 +577,23 @@ fn controls(env: &Env, docs: &[(String, Vec<Value>)], facts: &mut Facts) {
                             .get("patch")
                             .and_then(Value::as_str)
                             .unwrap_or_default();
-                        for line in body.lines().map(str::trim) {
-                            if let Some(flag) = line.strip_prefix("value: --") {
+                        let ops = crate::verify::parse_documents(body).unwrap_or_default();
+                        let ops: Vec<&Value> =
+                            ops.iter().filter_map(Value::as_array).flatten().collect();
+                        let strategic_delete = body.lines().any(|l| l.trim() == "$patch: delete");
+                        for op in ops {
+                            if let Some(flag) = op.get("value").and_then(Value::as_str) {
                                 facts.insert(
-                                    key(
-                                        e,
-                                        Category::Lockdown,
-                                        format!("patch {target}"),
-                                        format!("--{flag}"),
-                                    ),
+                                    key(e, Category::Lockdown, format!("patch {target}"), flag),
                                     fact(Value_::Text("set".into())),
                                 );
                             }
-                            if line == "$patch: delete" {
-                                facts.insert(
-                                    key(e, Category::Lockdown, format!("patch {target}"), "delete"),
-                                    fact(Value_::Text("set".into())),
-                                );
-                            }
+                        }
+                        if strategic_delete {
+                            facts.insert(
+                                key(e, Category::Lockdown, format!("patch {target}"), "delete"),
+                                fact(Value_::Text("set".into())),
+                            );
                         }
                     }
                 }

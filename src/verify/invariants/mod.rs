@@ -1,0 +1,827 @@
+//! Security invariants on the final manifests, checked after render and before write on the
+//! very documents about to be written (a template override cannot slip past them). Each
+//! failure names the object, the rule and the adversary of the seed it would re-open.
+
+mod reference;
+mod whole;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use base64::Engine as _;
+
+use serde_json::Value;
+
+use super::Manifest;
+use crate::access::{Manifests, Subject};
+use crate::diag::{Code, Diagnostic};
+use crate::kinds::{self, Risk};
+use crate::model::{Env, Policy, Tenant};
+
+const EXEC_LIKE: &[&str] = &[
+    "pods/exec",
+    "pods/attach",
+    "pods/portforward",
+    "pods/proxy",
+    "services/proxy",
+    "pods/ephemeralcontainers",
+    "serviceaccounts/token",
+];
+
+fn fail(code: Code, env: &str, what: String, adversary: &str) -> Diagnostic {
+    Diagnostic::new(code, format!("[{env}] {what}"))
+        .note(format!("this would re-open {adversary}"))
+        .help("the output is refused and nothing is written; fix the template override or report a trustc bug")
+}
+
+/// Checks every environment's manifests against the policy. Empty when all invariants hold.
+///
+/// `reference`: what trustc's own embedded templates compile the same policy to, when
+/// template overrides are in use ([`reference`]); `None` when the manifests are that
+/// reference already.
+pub fn check(
+    policy: &Policy,
+    manifests: &[&Manifest],
+    reference: Option<&[&Manifest]>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for env in &policy.environments {
+        let prefix = format!("{}/", env.name);
+        let files = of_env(manifests, &prefix);
+        let rbac =
+            Manifests::from_documents(files.iter().map(|m| (m.path.as_str(), m.docs.as_slice())));
+        let docs: Vec<&Value> = files.iter().flat_map(|m| m.docs.iter()).collect();
+        let tenants = whole::tenant_index(env);
+        let index = RbacIndex::new(&files);
+        for t in &env.tenants {
+            tenant_grants(&mut out, env, t, &index.for_tenant(t, &rbac));
+        }
+        reconcilers(&mut out, env, &docs, &tenants);
+        sources(&mut out, policy, env, &docs, &tenants);
+        image_filters(&mut out, env, &docs);
+        other_service_accounts(&mut out, env, &docs, &tenants);
+        egress(&mut out, policy, env, &docs);
+        super::lockdown::check(&mut out, policy, env, &docs);
+        whole::sources(&mut out, policy, env, &docs, &tenants);
+        whole::pod_security(&mut out, policy, env, &docs, &tenants);
+        whole::tenant_network_policies(&mut out, env, &docs);
+        whole::reconciler_scope(&mut out, env, &docs, &tenants);
+        whole::lockdown_flags(&mut out, env, &docs);
+        whole::admission_enforced(&mut out, env, &docs);
+        if let Some(reference) = reference {
+            reference::compare(&mut out, env, &files, &of_env(reference, &prefix));
+        }
+    }
+    out
+}
+
+fn of_env<'a>(ms: &[&'a Manifest], prefix: &str) -> Vec<&'a Manifest> {
+    ms.iter()
+        .copied()
+        .filter(|m| m.path.starts_with(prefix))
+        .collect()
+}
+
+/// The reference output: the policy through trustc's own embedded templates, verified, with
+/// its directory kustomizations. `Err` is a trustc bug (the embedded templates do not
+/// compile this policy), reported as such.
+pub fn reference(policy: &Policy) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+    let set = crate::render::TemplateSet::embedded();
+    let bug = |what: String| {
+        Diagnostic::new(
+            Code::ReferenceCompileFailed,
+            format!("trustc's own templates do not compile this trust model: {what}"),
+        )
+        .help("this is a trustc bug: please report it with the spec")
+    };
+    let rendered = crate::render::render(policy, &set)
+        .map_err(|es| es.into_iter().map(|e| bug(e.message)).collect::<Vec<_>>())?;
+    let mut verified = super::verify(&rendered)
+        .map_err(|ds| ds.into_iter().map(|d| bug(d.message)).collect::<Vec<_>>())?;
+    drop(rendered);
+    let paths: Vec<String> = verified.iter().map(|m| m.path.clone()).collect();
+    let kust = crate::render::kustomizations(&paths, &set)
+        .map_err(|es| es.into_iter().map(|e| bug(e.message)).collect::<Vec<_>>())?;
+    verified.extend(
+        super::verify(&kust)
+            .map_err(|ds| ds.into_iter().map(|d| bug(d.message)).collect::<Vec<_>>())?,
+    );
+    // Only the documents are compared: drop the canonical text (a third of the memory).
+    for m in &mut verified {
+        m.yaml = String::new();
+    }
+    Ok(verified)
+}
+
+/// The RBAC documents of one environment indexed by subject name and role, so that each
+/// tenant's analysis reads only the bindings that can name its service account (linear in
+/// tenants; [`Manifests::grants_of`] on the whole output reads every binding).
+/// (kind, namespace, name) of a Role or ClusterRole.
+type RoleKey<'a> = (&'a str, &'a str, &'a str);
+/// A document with the path of its file.
+type Located<'a> = (&'a str, &'a Value);
+
+struct RbacIndex<'a> {
+    bindings: Vec<(&'a str, &'a Value)>,
+    by_subject_name: HashMap<String, Vec<usize>>,
+    roles: HashMap<RoleKey<'a>, Vec<Located<'a>>>,
+    cluster_roles: Vec<(&'a str, &'a Value)>,
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl<'a> RbacIndex<'a> {
+    fn new(files: &[&'a Manifest]) -> Self {
+        let mut index = RbacIndex {
+            bindings: Vec::new(),
+            by_subject_name: HashMap::new(),
+            roles: HashMap::new(),
+            cluster_roles: Vec::new(),
+        };
+        for m in files {
+            for d in &m.docs {
+                if !s(d, &["apiVersion"]).starts_with("rbac.authorization.k8s.io/") {
+                    continue;
+                }
+                match s(d, &["kind"]) {
+                    kind @ ("Role" | "ClusterRole") => {
+                        let ns = if kind == "Role" {
+                            s(d, &["metadata", "namespace"])
+                        } else {
+                            ""
+                        };
+                        index
+                            .roles
+                            .entry((kind, ns, s(d, &["metadata", "name"])))
+                            .or_default()
+                            .push((m.path.as_str(), d));
+                        if kind == "ClusterRole" {
+                            index.cluster_roles.push((m.path.as_str(), d));
+                        }
+                    }
+                    "RoleBinding" | "ClusterRoleBinding" => {
+                        let id = index.bindings.len();
+                        index.bindings.push((m.path.as_str(), d));
+                        let mut names: Vec<String> = d
+                            .get("subjects")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|x| x.get("name").and_then(scalar_text))
+                            .collect();
+                        names.sort();
+                        names.dedup();
+                        for n in names {
+                            index.by_subject_name.entry(n).or_default().push(id);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        index
+    }
+
+    /// The RBAC documents that can grant to tenant `t`'s service account: the bindings naming
+    /// it (as a ServiceAccount or its user name) or a group it belongs to, the roles they
+    /// refer to, and every ClusterRole when one of those aggregates. What the whole output
+    /// leaves undecided (`full`'s notes) is kept.
+    fn for_tenant(&self, t: &Tenant, full: &Manifests) -> Manifests {
+        let names = [
+            t.service_account.clone(),
+            format!("system:serviceaccount:{}:{}", t.home, t.service_account),
+            "system:serviceaccounts".to_string(),
+            format!("system:serviceaccounts:{}", t.home),
+            "system:authenticated".to_string(),
+        ];
+        let mut ids: Vec<usize> = names
+            .iter()
+            .filter_map(|n| self.by_subject_name.get(n))
+            .flatten()
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut docs: Vec<(&str, &Value)> = Vec::new();
+        let mut all_cluster_roles = false;
+        for &id in &ids {
+            let (path, b) = self.bindings[id];
+            docs.push((path, b));
+            let kind = s(b, &["roleRef", "kind"]);
+            let name = s(b, &["roleRef", "name"]);
+            let ns = if kind == "Role" {
+                s(b, &["metadata", "namespace"])
+            } else {
+                ""
+            };
+            if kind == "ClusterRole" && matches!(name, "admin" | "edit" | "view") {
+                all_cluster_roles = true;
+            }
+            for &(rp, r) in self.roles.get(&(kind, ns, name)).into_iter().flatten() {
+                all_cluster_roles |= kind == "ClusterRole" && r.get("aggregationRule").is_some();
+                if kind == "Role" {
+                    docs.push((rp, r));
+                }
+            }
+        }
+        // ClusterRoles are few (the platform tier's, the monitoring stack's): all of them,
+        // or only those referenced.
+        for &(rp, r) in &self.cluster_roles {
+            let name = s(r, &["metadata", "name"]);
+            if all_cluster_roles
+                || ids.iter().any(|&id| {
+                    let b = self.bindings[id].1;
+                    s(b, &["roleRef", "kind"]) == "ClusterRole"
+                        && s(b, &["roleRef", "name"]) == name
+                })
+            {
+                docs.push((rp, r));
+            }
+        }
+        let mut m =
+            Manifests::from_documents(docs.iter().map(|(p, d)| (*p, std::slice::from_ref(*d))));
+        m.notes = full.notes.clone();
+        m
+    }
+}
+
+fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manifests) {
+    let e = &env.name;
+    let sa = Subject::service_account(&t.home, &t.service_account);
+    let analysis = rbac.grants_of(&sa);
+    for u in &analysis.unknown {
+        out.push(fail(
+            Code::TenantPrivilegedGrant,
+            e,
+            format!("tenant `{}`: {u}", t.name),
+            "Adversary 3 (a grant nobody can review)",
+        ));
+    }
+    let mut effective: BTreeSet<(String, String)> = BTreeSet::new();
+    // What helm-controller needs beyond the allowed kinds when HelmRelease is one (Helm's
+    // storage Secrets, the objects its wait reads): expected, not extra kinds.
+    let helm_needs: BTreeSet<(String, String, String)> = if t.helm {
+        crate::model::helm_rules()
+            .into_iter()
+            .flat_map(|r| {
+                r.resources.into_iter().flat_map(move |res| {
+                    let group = r.api_group.clone();
+                    r.verbs
+                        .clone()
+                        .into_iter()
+                        .map(move |v| (group.clone(), res.clone(), v))
+                })
+            })
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    for g in &analysis.grants {
+        let who = format!("tenant `{}` ({} → {})", t.name, g.binding, g.role);
+        if g.verb == "*"
+            || g.api_group == "*"
+            || g.resource.contains('*')
+            || g.non_resource_url.is_some()
+        {
+            out.push(fail(
+                Code::TenantWildcardGrant,
+                e,
+                format!(
+                    "{who} holds a wildcard or non-resource grant: {} {}/{}",
+                    g.verb, g.api_group, g.resource
+                ),
+                "Adversaries 1 and 3",
+            ));
+            continue;
+        }
+        let base = g.resource.split('/').next().unwrap_or("");
+        let cluster_scoped = kinds::resource_is_cluster_scoped(&g.api_group, base) == Some(true);
+        if g.namespace.is_none() || cluster_scoped {
+            out.push(fail(
+                Code::TenantClusterScopeGrant,
+                e,
+                format!("{who} may {} {} cluster-wide", g.verb, g.resource),
+                "Adversaries 1 and 3: a ClusterRoleBinding from a tenant repository",
+            ));
+            continue;
+        }
+        if let Some(ns) = &g.namespace {
+            if !t.namespaces.contains(ns) {
+                out.push(fail(
+                    Code::TenantClusterScopeGrant,
+                    e,
+                    format!(
+                        "{who} may {} {} in namespace `{ns}`, outside the tenant",
+                        g.verb, g.resource
+                    ),
+                    "Adversary 3",
+                ));
+            }
+        }
+        if g.resource == base
+            && helm_needs.contains(&(g.api_group.clone(), g.resource.clone(), g.verb.clone()))
+        {
+            continue;
+        }
+        let risk = kinds::resource_risk(&g.api_group, base);
+        let privileged_verb = matches!(g.verb.as_str(), "bind" | "escalate" | "impersonate");
+        let secret_read = base == "secrets"
+            && g.api_group.is_empty()
+            && matches!(g.verb.as_str(), "list" | "watch");
+        let bad = privileged_verb
+            || EXEC_LIKE.contains(&g.resource.as_str())
+            || (g.api_group.is_empty() && base == "namespaces")
+            || secret_read
+            || matches!(
+                risk,
+                Risk::Rbac
+                    | Risk::Admission
+                    | Risk::PolicyEngine
+                    | Risk::ServiceAccount
+                    | Risk::Quota
+            )
+            || (risk == Risk::Secret && !t.allow_secrets)
+            || (risk == Risk::NetworkPolicy && !t.allow_network_policies);
+        if bad {
+            out.push(fail(
+                Code::TenantPrivilegedGrant,
+                e,
+                format!(
+                    "{who} may {} {}{}",
+                    g.verb,
+                    if g.api_group.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}/", g.api_group)
+                    },
+                    g.resource
+                ),
+                "Adversaries 2 and 3: privilege escalation from the tenant's namespace",
+            ));
+        }
+        if !g.resource.contains('/') {
+            effective.insert((g.api_group.clone(), g.resource.clone()));
+        }
+    }
+    let allowed: BTreeSet<(String, String)> = t
+        .kinds
+        .iter()
+        .map(|k| (k.group.clone(), k.resource.clone()))
+        .collect();
+    if effective != allowed {
+        let extra: Vec<String> = effective
+            .difference(&allowed)
+            .map(|(g, r)| format!("{r}.{g}"))
+            .collect();
+        let missing: Vec<String> = allowed
+            .difference(&effective)
+            .map(|(g, r)| format!("{r}.{g}"))
+            .collect();
+        out.push(fail(
+            Code::TenantKindsMismatch,
+            e,
+            format!("tenant `{}`'s effective kinds differ from allowed_kinds (extra: [{}], missing: [{}])", t.name, extra.join(", "), missing.join(", ")),
+            "Adversary 3: kinds nobody reviewed",
+        ));
+    }
+}
+
+fn field<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(doc, |v, k| v.get(*k))
+}
+
+fn s<'a>(doc: &'a Value, path: &[&str]) -> &'a str {
+    field(doc, path).and_then(Value::as_str).unwrap_or("")
+}
+
+fn reconcilers(
+    out: &mut Vec<Diagnostic>,
+    env: &Env,
+    docs: &[&Value],
+    tenants: &HashMap<&str, &Tenant>,
+) {
+    for d in docs {
+        let kind = s(d, &["kind"]);
+        let api = s(d, &["apiVersion"]);
+        if !(kind == "Kustomization" && api.starts_with("kustomize.toolkit.fluxcd.io")
+            || kind == "HelmRelease")
+        {
+            continue;
+        }
+        let ns = s(d, &["metadata", "namespace"]);
+        let Some(t) = tenants.get(ns) else {
+            continue;
+        };
+        let name = format!("{kind} `{ns}/{}`", s(d, &["metadata", "name"]));
+        if s(d, &["spec", "serviceAccountName"]) != t.service_account {
+            out.push(fail(
+                Code::TenantImpersonation,
+                &env.name,
+                format!("{name} does not impersonate `{}`", t.service_account),
+                "Adversary 3: the reconciler runs with Flux's own rights",
+            ));
+        }
+        if field(d, &["spec", "force"]).and_then(Value::as_bool) == Some(true) {
+            out.push(fail(
+                Code::TenantImpersonation,
+                &env.name,
+                format!("{name} sets force: true"),
+                "Adversary 3",
+            ));
+        }
+        if field(d, &["spec", "kubeConfig"]).is_some() {
+            out.push(fail(
+                Code::TenantImpersonation,
+                &env.name,
+                format!("{name} sets kubeConfig"),
+                "Adversary 3: reconciling with foreign credentials",
+            ));
+        }
+    }
+}
+
+fn sources(
+    out: &mut Vec<Diagnostic>,
+    policy: &Policy,
+    env: &Env,
+    docs: &[&Value],
+    tenants: &HashMap<&str, &Tenant>,
+) {
+    let secrets: BTreeMap<(String, String), &Value> = docs
+        .iter()
+        .filter(|d| s(d, &["kind"]) == "Secret")
+        .map(|d| {
+            (
+                (
+                    s(d, &["metadata", "namespace"]).to_string(),
+                    s(d, &["metadata", "name"]).to_string(),
+                ),
+                *d,
+            )
+        })
+        .collect();
+    for d in docs.iter().filter(|d| s(d, &["kind"]) == "GitRepository") {
+        let ns = s(d, &["metadata", "namespace"]);
+        let name = format!("GitRepository `{ns}/{}`", s(d, &["metadata", "name"]));
+        let signers = if ns == policy.flux.namespace {
+            &env.platform.signers
+        } else if let Some(t) = tenants.get(ns) {
+            &t.signers
+        } else {
+            continue;
+        };
+        if signers.is_empty() {
+            continue;
+        }
+        let secret_name = s(d, &["spec", "verify", "secretRef", "name"]);
+        if secret_name.is_empty() {
+            out.push(fail(
+                Code::UnverifiedSource,
+                &env.name,
+                format!("{name} has no spec.verify"),
+                "Adversary 1: unsigned commits applied",
+            ));
+            continue;
+        }
+        let Some(secret) = secrets.get(&(ns.to_string(), secret_name.to_string())) else {
+            out.push(fail(
+                Code::UnverifiedSource,
+                &env.name,
+                format!(
+                    "{name} verifies against Secret `{secret_name}`, which is not in the output"
+                ),
+                "Adversary 1",
+            ));
+            continue;
+        };
+        // Kubernetes stores `data` and `stringData` merged (stringData wins on a shared
+        // key: kubernetes/api `core/v1/types.go`, Secret.StringData), and source-controller
+        // trusts every key of the Secret, `*.pub` as SSH keys and any other as OpenPGP
+        // (fluxcd/source-controller v1.9.1 `internal/controller/gitrepository_controller.go`,
+        // `verifySignature`): both count.
+        let mut have: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in field(secret, &["data"])
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or(""))
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_else(|_| "\u{0}undecodable".to_string());
+            have.insert(k.clone(), decoded);
+        }
+        for (k, v) in field(secret, &["stringData"])
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            have.insert(k.clone(), v.as_str().unwrap_or("").to_string());
+        }
+        let want: BTreeMap<String, String> = signers
+            .iter()
+            .map(|s| (s.secret_key.clone(), s.armored.clone()))
+            .collect();
+        if have != want {
+            out.push(fail(
+                Code::UnverifiedSource,
+                &env.name,
+                format!(
+                    "{name}: Secret `{secret_name}` does not hold exactly the signers' public keys"
+                ),
+                "Adversary 1: commits signed by an untrusted key accepted",
+            ));
+        }
+    }
+}
+
+fn image_filters(out: &mut Vec<Diagnostic>, env: &Env, docs: &[&Value]) {
+    for d in docs.iter().filter(|d| s(d, &["kind"]) == "ImagePolicy") {
+        if let Some(p) = field(d, &["spec", "filterTags", "pattern"]).and_then(Value::as_str) {
+            if !crate::check::is_anchored(p) {
+                out.push(fail(
+                    Code::UnanchoredImageFilter,
+                    &env.name,
+                    format!(
+                        "ImagePolicy `{}/{}` filter `{p}` is not anchored",
+                        s(d, &["metadata", "namespace"]),
+                        s(d, &["metadata", "name"])
+                    ),
+                    "Adversary 5: a hostile tag matching the automation pattern",
+                ));
+            }
+        }
+    }
+}
+
+/// No ServiceAccount of a tenant namespace but the tenant's own holds a grant: creating a
+/// Pod means running as any of them. Every subject of every binding counts, not only the
+/// ServiceAccounts the output declares: `default` exists in every namespace, and the groups
+/// `system:serviceaccounts[:<ns>]` and `system:authenticated` cover every ServiceAccount.
+/// One pass over the bindings.
+fn other_service_accounts(
+    out: &mut Vec<Diagnostic>,
+    env: &Env,
+    docs: &[&Value],
+    tenants: &HashMap<&str, &Tenant>,
+) {
+    // Roles with no rule grant nothing; any other role (or one not in the output, such as
+    // the built-in cluster-admin) does.
+    let empty_roles: std::collections::HashSet<(String, &str, &str)> = docs
+        .iter()
+        .filter(|d| matches!(s(d, &["kind"]), "Role" | "ClusterRole"))
+        .filter(|d| {
+            d.get("aggregationRule").is_none()
+                && field(d, &["rules"])
+                    .and_then(Value::as_array)
+                    .is_none_or(|r| r.is_empty())
+        })
+        .map(|d| {
+            (
+                s(d, &["kind"]).to_string(),
+                if s(d, &["kind"]) == "Role" {
+                    s(d, &["metadata", "namespace"])
+                } else {
+                    ""
+                },
+                s(d, &["metadata", "name"]),
+            )
+        })
+        .collect();
+    for b in docs {
+        let kind = s(b, &["kind"]);
+        if kind != "RoleBinding" && kind != "ClusterRoleBinding" {
+            continue;
+        }
+        let rk = s(b, &["roleRef", "kind"]);
+        let rns = if rk == "Role" {
+            s(b, &["metadata", "namespace"])
+        } else {
+            ""
+        };
+        if empty_roles.contains(&(rk.to_string(), rns, s(b, &["roleRef", "name"]))) {
+            continue;
+        }
+        for subject in reference::binding_subjects(b) {
+            let hit: Option<(String, &Tenant)> = match subject.kind.as_str() {
+                "ServiceAccount" => {
+                    let ns = subject.namespace.as_deref().unwrap_or("");
+                    tenants
+                        .get(ns)
+                        .filter(|t| !(subject.name == t.service_account && ns == t.home))
+                        .map(|t| (format!("ServiceAccount `{ns}/{}`", subject.name), *t))
+                }
+                "User" => subject
+                    .name
+                    .strip_prefix("system:serviceaccount:")
+                    .and_then(|rest| rest.split_once(':'))
+                    .and_then(|(ns, name)| {
+                        tenants
+                            .get(ns)
+                            .filter(|t| !(name == t.service_account && ns == t.home))
+                            .map(|t| (format!("ServiceAccount `{ns}/{name}`"), *t))
+                    }),
+                _ => {
+                    let g = subject.name.as_str();
+                    if matches!(
+                        g,
+                        "system:serviceaccounts"
+                            | "system:authenticated"
+                            | "system:unauthenticated"
+                    ) {
+                        env.tenants.first().map(|t| {
+                            (
+                                format!("Group `{g}` (every ServiceAccount of every tenant)"),
+                                t,
+                            )
+                        })
+                    } else {
+                        g.strip_prefix("system:serviceaccounts:")
+                            .and_then(|ns| tenants.get(ns))
+                            .map(|t| {
+                                (
+                                    format!("Group `{g}` (every ServiceAccount of the namespace)"),
+                                    *t,
+                                )
+                            })
+                    }
+                }
+            };
+            let Some((who, t)) = hit else {
+                continue;
+            };
+            out.push(fail(
+                Code::PrivilegedServiceAccountInTenant,
+                &env.name,
+                format!(
+                    "{kind} `{}` grants {rk} `{}` to {who}, in tenant `{}`'s namespaces",
+                    if kind == "RoleBinding" {
+                        format!(
+                            "{}/{}",
+                            s(b, &["metadata", "namespace"]),
+                            s(b, &["metadata", "name"])
+                        )
+                    } else {
+                        s(b, &["metadata", "name"]).to_string()
+                    },
+                    s(b, &["roleRef", "name"]),
+                    t.name
+                ),
+                "Adversary 3: creating a Pod means running as any service account of the namespace",
+            ));
+        }
+    }
+}
+
+fn egress(out: &mut Vec<Diagnostic>, policy: &Policy, env: &Env, docs: &[&Value]) {
+    let component = docs.iter().find(|d| s(d, &["kind"]) == "Component");
+    let removes_allow_egress = component.is_some_and(|c| {
+        field(c, &["patches"])
+            .and_then(Value::as_array)
+            .is_some_and(|ps| {
+                ps.iter().any(|p| {
+                    let text = s(p, &["patch"]);
+                    text.contains("$patch: delete") && text.contains("name: allow-egress")
+                })
+            })
+    });
+    if !removes_allow_egress {
+        out.push(fail(
+            Code::FluxEgressOpen,
+            &env.name,
+            "the flux-lockdown component does not delete Flux's allow-egress NetworkPolicy".into(),
+            "Adversary 2: NetworkPolicies are additive, so any egress restriction is a no-op",
+        ));
+    }
+    let egress_rules: Vec<&Value> = docs
+        .iter()
+        .filter(|d| {
+            s(d, &["kind"]) == "NetworkPolicy"
+                && s(d, &["metadata", "namespace"]) == policy.flux.namespace
+        })
+        .filter_map(|d| field(d, &["spec", "egress"]).and_then(Value::as_array))
+        .flatten()
+        .collect();
+    let dns = egress_rules.iter().any(|r| {
+        field(r, &["ports"])
+            .and_then(Value::as_array)
+            .is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| p.get("port").and_then(Value::as_i64) == Some(53))
+            })
+    });
+    if !dns {
+        out.push(fail(
+            Code::FluxEgressOpen,
+            &env.name,
+            "no egress rule in the Flux namespace allows DNS (port 53)".into(),
+            "a broken Flux: the seed's Step 3 policy blocked DNS",
+        ));
+    }
+    for cidr in &policy.flux.api_server_cidrs {
+        let open = egress_rules.iter().any(|r| {
+            field(r, &["to"])
+                .and_then(Value::as_array)
+                .is_some_and(|to| to.iter().any(|peer| s(peer, &["ipBlock", "cidr"]) == cidr))
+        });
+        if !open {
+            out.push(fail(
+                Code::FluxEgressOpen,
+                &env.name,
+                format!("no egress rule in the Flux namespace reaches the API server at {cidr}"),
+                "a broken Flux: the seed's Step 3 policy blocked the API server",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-tenant index reads only the bindings that can name the tenant's service
+    /// account: the grants it finds are exactly those of the analysis of the whole output,
+    /// through every route (its own name, its user name, its groups, aggregation into a
+    /// built-in role), with unrelated tenants' bindings around.
+    #[test]
+    fn the_tenant_index_finds_exactly_the_grants_of_the_whole_output() {
+        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policy-spec/trust.toml");
+        let mut map = crate::diag::SourceMap::new();
+        let mut sink = crate::diag::Sink::new();
+        let ctx = crate::check::Context { now: 1_795_740_094 };
+        let valid = crate::cli::load_and_check(&spec, &ctx, &mut map, &mut sink)
+            .unwrap()
+            .expect("the example spec is valid");
+        let policy = crate::model::resolve(&valid, "policy-spec/trust.toml");
+        let mut manifests = reference(&policy).expect("the example compiles");
+        let hostile = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: group-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: Group, name: "system:serviceaccounts:payments", apiGroup: rbac.authorization.k8s.io}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: as-user, namespace: kube-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{kind: User, name: "system:serviceaccount:payments:payments-reconciler"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: extra-edit
+  labels: {rbac.authorization.k8s.io/aggregate-to-edit: "true"}
+rules: [{apiGroups: [""], resources: [secrets], verbs: [list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: unrelated}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: unrelated, namespace: payments}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: unrelated}
+subjects: [{kind: ServiceAccount, name: someone-else, namespace: payments}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: everyone}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}]
+"#;
+        for env in &policy.environments {
+            manifests.push(Manifest {
+                path: format!("{}/hostile.yaml", env.name),
+                template: "test".into(),
+                docs: super::super::parse_documents(hostile).unwrap(),
+                yaml: String::new(),
+            });
+        }
+        let all: Vec<&Manifest> = manifests.iter().collect();
+        for env in &policy.environments {
+            let files = of_env(&all, &format!("{}/", env.name));
+            let full = Manifests::from_documents(
+                files.iter().map(|m| (m.path.as_str(), m.docs.as_slice())),
+            );
+            let index = RbacIndex::new(&files);
+            for t in &env.tenants {
+                let sa = Subject::service_account(&t.home, &t.service_account);
+                let want = full.grants_of(&sa);
+                let have = index.for_tenant(t, &full).grants_of(&sa);
+                assert!(
+                    want.grants.len() > 10,
+                    "the hostile routes grant: {want:#?}"
+                );
+                assert_eq!(have, want, "tenant {}", t.name);
+            }
+        }
+    }
+}
