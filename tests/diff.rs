@@ -544,3 +544,81 @@ fn ci_examples_are_documented_parse_and_call_real_commands() {
         assert!(commands >= 2, "{file} runs trustc");
     }
 }
+
+/// A template override that drops `verify` from tenant GitRepositories: the spec did not
+/// change, the output did. The diff reports the dropped verification from the output, and
+/// that `generate` would refuse it (the invariants), as weakenings; exit 1 even with
+/// `--fail-on weakening`.
+#[test]
+fn verification_removed_through_a_template_override_is_a_weakening() {
+    let c = case(BASE);
+    let source = trustc::render::EMBEDDED
+        .iter()
+        .find(|(n, _)| *n == "tenant/source.yaml.j2")
+        .unwrap()
+        .1;
+    let cut = source
+        .find("{% if tenant.signers %}")
+        .expect("verify block");
+    let weakened = source[..cut].to_string();
+    let templates = c.root.join("overrides/tenant");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(templates.join("source.yaml.j2"), weakened).unwrap();
+    let o = c.run(
+        "json",
+        &["--templates", "overrides", "--fail-on", "weakening"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refuses the changed output"));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let changes = doc["changes"].as_array().unwrap();
+    let dropped = find(
+        changes,
+        "verification",
+        "GitRepository orders/orders",
+        "verify",
+    );
+    assert_eq!(dropped.len(), 1, "{changes:#?}");
+    assert_eq!(dropped[0]["severity"], "weakening");
+    assert!(
+        dropped[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("verification dropped")
+    );
+    // No spec line caused it: it points at the tenant whose output changed.
+    assert_at(
+        dropped[0],
+        "new/trust.toml",
+        line_of(BASE, None, "[tenants.orders]"),
+    );
+    let invariants: Vec<&Value> = changes
+        .iter()
+        .filter(|c| c["category"] == "invariant")
+        .collect();
+    assert!(!invariants.is_empty(), "{changes:#?}");
+    assert!(invariants.iter().all(|c| c["severity"] == "weakening"));
+    // Nothing escalates: no one gained a permission.
+    assert!(
+        changes.iter().all(|c| c["severity"] != "escalation"),
+        "{changes:#?}"
+    );
+    // The same in SARIF: a warning on the spec file.
+    let sarif: Value = serde_json::from_slice(
+        &c.run("sarif", &["--templates", "overrides", "--fail-on", "never"])
+            .stdout,
+    )
+    .unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "trustc/verification" && r["level"] == "warning")
+    );
+    assert!(results.iter().any(|r| r["ruleId"] == "trustc/invariant"));
+}

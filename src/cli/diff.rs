@@ -15,6 +15,8 @@ struct Compiled {
     map: SourceMap,
     policy: crate::model::Policy,
     tree: crate::write::Tree,
+    /// What the security invariants refuse in this output (empty when `generate` accepts it).
+    refused: Vec<crate::diag::Diagnostic>,
 }
 
 fn compile_side(spec: &Path, templates: Option<&Path>, label: &str) -> Result<Compiled, i32> {
@@ -51,8 +53,8 @@ fn compile_side(spec: &Path, templates: Option<&Path>, label: &str) -> Result<Co
     };
     let spec_path = recorded_spec_path(spec, Path::new("generated"));
     let policy = crate::model::resolve(&valid, &spec_path);
-    let tree = match super::compile(&valid, &spec_path, &set) {
-        Ok(t) => t,
+    let (tree, refused) = match super::generate::compile_for_review(&valid, &spec_path, &set) {
+        Ok((t, broken)) => (t, broken.into_sorted()),
         Err(sink) => {
             eprint!("{}", diag::render_all(&map, &sink.into_sorted()));
             eprintln!("error: the {label} output is refused");
@@ -64,6 +66,7 @@ fn compile_side(spec: &Path, templates: Option<&Path>, label: &str) -> Result<Co
         map,
         policy,
         tree,
+        refused,
     })
 }
 
@@ -176,6 +179,18 @@ pub(super) fn cmd_diff(a: &DiffArgs) -> i32 {
         Err(code) => return code,
     };
     let mut changes = diff::compare(&side(&base), &side(&new));
+    // A changed output the invariants refuse: say so, as weakenings, and on stderr.
+    if !new.refused.is_empty() {
+        eprintln!(
+            "note: `trustc generate` refuses the changed output ({} invariant(s) broken); the changes below describe what it would do",
+            new.refused.len()
+        );
+    }
+    changes.extend(
+        new.refused
+            .iter()
+            .map(|d| diff::invariant_broken(d.code.id(), &d.message)),
+    );
     // Name files as a reviewer reads them: repository-relative, the base by revision.
     for c in &mut changes {
         if let Some(l) = &mut c.location {

@@ -16,6 +16,22 @@ pub fn compile(
     spec_path: &str,
     templates: &TemplateSet,
 ) -> Result<Tree, Sink> {
+    let (tree, broken) = compile_for_review(valid, spec_path, templates)?;
+    if broken.is_empty() {
+        Ok(tree)
+    } else {
+        Err(broken)
+    }
+}
+
+/// Like [`compile`], but an output the security invariants refuse is still returned, with
+/// the invariants' diagnostics beside it (`trustc diff` describes what a refused change would
+/// do). `Err` only when there is no output to describe (a template or schema error).
+pub(crate) fn compile_for_review(
+    valid: &crate::check::ValidSpec,
+    spec_path: &str,
+    templates: &TemplateSet,
+) -> Result<(Tree, Sink), Sink> {
     let policy = model::resolve(valid, spec_path);
     let mut sink = Sink::new();
     let mut rendered = match render::render(&policy, templates) {
@@ -73,12 +89,8 @@ pub fn compile(
         }
     };
     let reference: Option<Vec<&verify::Manifest>> = reference.as_ref().map(|r| r.iter().collect());
-    let broken = verify::invariants::check(&policy, &all, reference.as_deref());
-    if !broken.is_empty() {
-        for d in broken {
-            sink.push(d);
-        }
-        return Err(sink);
+    for d in verify::invariants::check(&policy, &all, reference.as_deref()) {
+        sink.push(d);
     }
     let header = write::header(&policy.spec_path);
     let mut tree = Tree::default();
@@ -87,7 +99,7 @@ pub fn compile(
         bytes.extend_from_slice(m.yaml.as_bytes());
         tree.files.insert(m.path, bytes);
     }
-    Ok(tree.with_manifest())
+    Ok((tree.with_manifest(), sink))
 }
 
 /// The spec's path as generated files record it: independent of the working directory and

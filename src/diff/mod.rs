@@ -102,6 +102,9 @@ pub enum Category {
     PodSecurity,
     /// Flags and patches of the Flux lock-down.
     Lockdown,
+    /// A protection the security invariants refuse to see weakened: the changed output
+    /// would be refused by `trustc generate` (a template override, say).
+    Invariant,
 }
 
 impl Category {
@@ -119,6 +122,7 @@ impl Category {
         Category::Alerting,
         Category::PodSecurity,
         Category::Lockdown,
+        Category::Invariant,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +140,7 @@ impl Category {
             Category::Alerting => "alerting",
             Category::PodSecurity => "pod-security",
             Category::Lockdown => "lockdown",
+            Category::Invariant => "invariant",
         }
     }
 
@@ -159,6 +164,9 @@ impl Category {
             Category::Alerting => "an alert that reaches a human",
             Category::PodSecurity => "the Pod Security Admission level of a namespace",
             Category::Lockdown => "a flag or patch of the Flux multi-tenancy lock-down",
+            Category::Invariant => {
+                "a protection the security invariants refuse to weaken (trustc generate refuses the output)"
+            }
         }
     }
 }
@@ -339,6 +347,28 @@ fn locate(side: &Side<'_>, span: Option<&Span>, in_base: bool) -> Option<Locatio
         end_column,
         in_base,
     })
+}
+
+/// A security invariant the changed output breaks, as a change: `trustc generate` would
+/// refuse that output, so it is a weakening whatever else changed. `message` is the
+/// invariant's (`[env] …` names the environment).
+pub fn invariant_broken(code: &str, message: &str) -> Change {
+    let (env, text) = match message.strip_prefix('[').and_then(|m| m.split_once("] ")) {
+        Some((env, text)) => (env.to_string(), text.to_string()),
+        None => (String::new(), message.to_string()),
+    };
+    Change {
+        env,
+        category: Category::Invariant,
+        severity: Severity::Weakening,
+        actions: vec![Action::Update],
+        subject: code.to_string(),
+        item: text.clone(),
+        summary: format!("{code}: {text} (trustc generate refuses this output)"),
+        before: None,
+        after: None,
+        location: None,
+    }
 }
 
 /// Counts of changes per severity.
