@@ -456,13 +456,28 @@ fn tenant_dir(path: &str) -> Option<&str> {
 
 fn controls(env: &Env, docs: &[(String, Vec<Value>)], facts: &mut Facts) {
     let e = &env.name;
+    // A document in a tenant's namespace belongs to that tenant wherever its file is
+    // (alerts live under monitoring/).
+    let owner: BTreeMap<&str, &str> = env
+        .tenants
+        .iter()
+        .flat_map(|t| t.namespaces.iter().map(|ns| (ns.as_str(), t.name.as_str())))
+        .collect();
     for (path, file_docs) in docs {
-        let fallback = tenant_dir(path)
+        let by_path = tenant_dir(path)
             .map(|t| Holder::Tenant(t.to_string()))
             .or_else(|| path.contains("/platform/").then_some(Holder::Platform));
         for doc in file_docs {
             let kind = str_at(doc, &["kind"]).unwrap_or_default();
             let name = name_of(doc);
+            let fallback = by_path.clone().or_else(|| {
+                let ns = str_at(doc, &["metadata", "namespace"]).or_else(|| {
+                    (kind == "Namespace")
+                        .then(|| str_at(doc, &["metadata", "name"]))
+                        .flatten()
+                })?;
+                owner.get(ns).map(|t| Holder::Tenant((*t).to_string()))
+            });
             let fact = |value: Value_| Fact {
                 value,
                 origin: None,
