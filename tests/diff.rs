@@ -622,3 +622,33 @@ fn verification_removed_through_a_template_override_is_a_weakening() {
     );
     assert!(results.iter().any(|r| r["ruleId"] == "trustc/invariant"));
 }
+
+/// Compiling only the tenants that changed (the default) reports exactly what compiling
+/// every tenant (`--full`) reports, for each kind of change, a tenant added and removed
+/// included.
+#[test]
+fn compiling_only_the_changed_tenants_reports_what_a_full_compile_does() {
+    let cut = BASE.find("[tenants.orders]").unwrap();
+    let third = "\n[tenants.billing]\nnamespaces = [\"billing\"]\nrepository = \"ssh://git@github.com/example/billing.git\"\npath = \"./clusters/{env}/billing\"\nenvironments = [\"staging\", \"production\"]\nsigners = [\"bob\"]\nregistries = [\"internal\"]\nallowed_kinds = [\"apps/Deployment\"]\n";
+    let variants = [
+        BASE.replace(
+            "namespaces = [\"orders\"]",
+            "namespaces = [\"orders\", \"orders-batch\"]",
+        ),
+        BASE.replace("signers = [\"alice\", \"bob\"]", "signers = [\"bob\"]"),
+        BASE[..cut].to_string(),
+        format!("{BASE}{third}"),
+        BASE.replace(
+            "allowed_kinds = [\"apps/Deployment\", \"Service\"]\n\n[tenants.orders]",
+            "allowed_kinds = [\"apps/Deployment\", \"Service\", \"ConfigMap\"]\n\n[tenants.orders]",
+        ),
+    ];
+    for new in variants {
+        assert_ne!(new, BASE);
+        let c = case(&new);
+        let reduced: Value = serde_json::from_slice(&c.run("json", &[]).stdout).unwrap();
+        let full: Value = serde_json::from_slice(&c.run("json", &["--full"]).stdout).unwrap();
+        assert!(!reduced["changes"].as_array().unwrap().is_empty());
+        assert_eq!(reduced, full, "for the change:\n{new}");
+    }
+}

@@ -206,6 +206,10 @@ pub struct DiffArgs {
     /// Which changes make the exit status 1.
     #[arg(long, value_enum, default_value_t)]
     pub fail_on: FailOnArg,
+    /// Compile every tenant of both versions, not only the tenants that changed (the default
+    /// when nothing shared changed and no template overrides are given).
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -1,5 +1,6 @@
 //! `trustc diff`: what a change of the trust model lets whom do (see [`crate::diff`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,7 +20,15 @@ struct Compiled {
     refused: Vec<crate::diag::Diagnostic>,
 }
 
-fn compile_side(spec: &Path, templates: Option<&Path>, label: &str) -> Result<Compiled, i32> {
+/// One version read and checked, not yet compiled.
+struct Loaded {
+    valid: crate::check::ValidSpec,
+    map: SourceMap,
+    set: TemplateSet,
+    spec_path: String,
+}
+
+fn load_side(spec: &Path, templates: Option<&Path>, label: &str) -> Result<Loaded, i32> {
     let mut map = SourceMap::new();
     let mut sink = Sink::new();
     let valid = match load_and_check(spec, &context(), &mut map, &mut sink) {
@@ -52,22 +61,108 @@ fn compile_side(spec: &Path, templates: Option<&Path>, label: &str) -> Result<Co
         },
     };
     let spec_path = recorded_spec_path(spec, Path::new("generated"));
-    let policy = crate::model::resolve(&valid, &spec_path);
-    let (tree, refused) = match super::generate::compile_for_review(&valid, &spec_path, &set) {
+    Ok(Loaded {
+        valid,
+        map,
+        set,
+        spec_path,
+    })
+}
+
+/// Compiles a loaded version; with `only`, just those tenants (see [`changed_tenants`]).
+fn compile_side(l: Loaded, only: Option<&BTreeSet<String>>, label: &str) -> Result<Compiled, i32> {
+    let mut reduced = l.valid.clone();
+    if let Some(only) = only {
+        reduced.spec.tenants.retain(|name, _| only.contains(name));
+    }
+    let policy = crate::model::resolve(&reduced, &l.spec_path);
+    let (tree, refused) = match super::generate::compile_for_review(&reduced, &l.spec_path, &l.set)
+    {
         Ok((t, broken)) => (t, broken.into_sorted()),
         Err(sink) => {
-            eprint!("{}", diag::render_all(&map, &sink.into_sorted()));
+            eprint!("{}", diag::render_all(&l.map, &sink.into_sorted()));
             eprintln!("error: the {label} output is refused");
             return Err(EXIT_USAGE);
         }
     };
     Ok(Compiled {
-        valid,
-        map,
+        valid: l.valid,
+        map: l.map,
         policy,
         tree,
         refused,
     })
+}
+
+/// The tenants whose resolved model differs between the two versions (added, removed or
+/// changed in any environment), or `None` when anything outside the tenants differs (Flux,
+/// admission, an environment, the platform tier) and every tenant must be compiled.
+///
+/// Sound because tenants are independent in trustc's output: their namespaces are disjoint
+/// (check refuses overlaps), each tenant's documents depend only on its own model and the
+/// shared settings, and the cluster-wide policies hold one entry per tenant. An unchanged
+/// tenant therefore contributes the same facts to both sides, and leaving it out of both
+/// changes no comparison. Not used with template overrides (an override may couple tenants).
+fn changed_tenants(
+    base: &crate::check::ValidSpec,
+    new: &crate::check::ValidSpec,
+) -> Option<BTreeSet<String>> {
+    let (b, n) = (
+        crate::model::resolve(base, ""),
+        crate::model::resolve(new, ""),
+    );
+    let shared = |p: &crate::model::Policy| {
+        let envs: Vec<String> = p
+            .environments
+            .iter()
+            .map(|e| json(&(&e.name, &e.branch, e.production, &e.platform)))
+            .collect();
+        (
+            json(&p.flux),
+            json(&p.engine),
+            p.kyverno_version.clone(),
+            envs,
+        )
+    };
+    if shared(&b) != shared(&n) {
+        return None;
+    }
+    let tenants = |p: &crate::model::Policy| -> BTreeMap<(String, String), String> {
+        p.environments
+            .iter()
+            .flat_map(|e| {
+                e.tenants
+                    .iter()
+                    .map(|t| ((e.name.clone(), t.name.clone()), json(t)))
+            })
+            .collect()
+    };
+    let (tb, tn) = (tenants(&b), tenants(&n));
+    let mut changed = BTreeSet::new();
+    for k in tb.keys().chain(tn.keys()) {
+        if tb.get(k) != tn.get(k) {
+            changed.insert(k.1.clone());
+        }
+    }
+    // Keep one unchanged tenant in every environment too, so that what exists only while an
+    // environment has tenants (its admission policies, say) exists on both sides: removing
+    // the only changed tenant must not read as removing the policies.
+    let mut anchors = BTreeSet::new();
+    for ((env, name), text) in &tb {
+        if !changed.contains(name)
+            && tn.get(&(env.clone(), name.clone())) == Some(text)
+            && !anchors.iter().any(|(e, _): &(String, String)| e == env)
+        {
+            anchors.insert((env.clone(), name.clone()));
+        }
+    }
+    changed.extend(anchors.into_iter().map(|(_, name)| name));
+    Some(changed)
+}
+
+/// A model value as JSON, to compare it (the model types are `Serialize`).
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("model values serialize")
 }
 
 fn side(c: &Compiled) -> Side<'_> {
@@ -145,7 +240,7 @@ fn checkout_base(spec: &Path, rev: &str, into: &Path) -> Result<(PathBuf, String
 }
 
 pub(super) fn cmd_diff(a: &DiffArgs) -> i32 {
-    let new = match compile_side(&a.spec, a.templates.as_deref(), "new") {
+    let new = match load_side(&a.spec, a.templates.as_deref(), "new") {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -174,7 +269,22 @@ pub(super) fn cmd_diff(a: &DiffArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let base = match compile_side(&base_spec, a.base_templates.as_deref(), "base") {
+    let base = match load_side(&base_spec, a.base_templates.as_deref(), "base") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // Compile only the tenants that changed, when that is sound (no overrides, nothing
+    // shared changed) and not turned off with `--full`.
+    let only = if a.full || a.templates.is_some() || a.base_templates.is_some() {
+        None
+    } else {
+        changed_tenants(&base.valid, &new.valid)
+    };
+    let base = match compile_side(base, only.as_ref(), "base") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let new = match compile_side(new, only.as_ref(), "new") {
         Ok(c) => c,
         Err(code) => return code,
     };
