@@ -168,6 +168,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 fn side(c: &Compiled) -> Side<'_> {
     Side {
         spec: &c.valid.spec,
+        signer_keys: &c.valid.signer_keys,
         map: &c.map,
         policy: &c.policy,
         tree: &c.tree,

@@ -277,7 +277,7 @@ fn edges(side: &Side<'_>, env: &Env, facts: &mut Facts) {
         facts.insert(
             key(e, Category::Signer, "platform", &s.name),
             Fact {
-                value: Value_::Text(format!("{} <{}> {}", s.name, s.email, s.fingerprint)),
+                value: Value_::Text(signer_text(side, s)),
                 origin: origin.or_else(|| side.spec.headers.signers.get(&s.name).cloned()),
                 fallback: Some(Holder::Platform),
                 scope: None,
@@ -324,7 +324,7 @@ fn edges(side: &Side<'_>, env: &Env, facts: &mut Facts) {
             facts.insert(
                 key(e, Category::Signer, &subject, &s.name),
                 Fact {
-                    value: Value_::Text(format!("{} <{}> {}", s.name, s.email, s.fingerprint)),
+                    value: Value_::Text(signer_text(side, s)),
                     origin,
                     fallback: header.clone(),
                     scope: None,
@@ -418,6 +418,31 @@ fn edges(side: &Side<'_>, env: &Env, facts: &mut Facts) {
             );
         }
     }
+}
+
+/// A signer as trusted: name, e-mail, fingerprint and, for an expiring key, its expiry day.
+fn signer_text(side: &Side<'_>, s: &crate::model::Signer) -> String {
+    let expiry = side
+        .signer_keys
+        .get(&s.name)
+        .and_then(|k| k.expires)
+        .map(|t| format!(", expires {}", utc_date(t)))
+        .unwrap_or_default();
+    format!("{} <{}> {}{expiry}", s.name, s.email, s.fingerprint)
+}
+
+/// `YYYY-MM-DD` of a Unix time (UTC), by Howard Hinnant's days-to-civil algorithm.
+fn utc_date(unix: i64) -> String {
+    let z = unix.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn short_hash(text: &str) -> String {
@@ -935,4 +960,14 @@ pub(super) fn judge(k: &Key, before: Option<&Fact>, after: Option<&Fact>) -> Opt
         after: a.map(display),
         location: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc_date(0), "1970-01-01");
+        assert_eq!(super::utc_date(951_782_400), "2000-02-29");
+        assert_eq!(super::utc_date(1_795_740_094), "2026-11-27");
+    }
 }

@@ -208,6 +208,8 @@ pub struct Change {
 /// One compiled version of the trust model, as the diff reads it.
 pub struct Side<'a> {
     pub spec: &'a TrustModel,
+    /// The parsed signer keys (fingerprint, expiry), by signer name.
+    pub signer_keys: &'a indexmap::IndexMap<String, crate::check::SignerKey>,
     pub map: &'a SourceMap,
     pub policy: &'a Policy,
     pub tree: &'a Tree,
