@@ -100,6 +100,14 @@ pub struct GenerateArgs {
     /// Directory of template overrides (same names as the embedded templates).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Print only the summary line (nothing when no file changed).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Whether `--spec` / `--out` were typed (so help repeats them as typed).
+    #[arg(skip)]
+    pub spec_given: bool,
+    #[arg(skip)]
+    pub out_given: bool,
 }
 
 #[derive(Debug, Args)]

@@ -114,9 +114,36 @@ const DIRS: &[(&str, &str)] = &[
         "a kustomize Component for the cluster's flux-system Kustomization: the controllers' multi-tenancy flags and NetworkPolicies; add it under `components:` of flux-system's `kustomization.yaml`",
     ),
     ("monitoring", "alerts and metrics configuration"),
+    (
+        "flux-system-sync",
+        "the entry point: the Flux Kustomization `trustc-<env>` in flux-system that applies this environment's directory (`./generated/<env>`, through its `kustomization.yaml`) as `kustomize-controller`; listed under `resources:` of the cluster's `flux-system/kustomization.yaml`, not in this environment's own `kustomization.yaml`",
+    ),
 ];
 
-fn describe(file: &str) -> Option<(&'static str, &'static str)> {
+/// Files whose meaning depends on their directory (`sync.yaml` of the entry point is not a
+/// tenant's sync): (directory, file, what it is, the threat it answers).
+const DIR_FILES: &[(&str, &str, &str, &str)] = &[
+    (
+        "flux-system-sync",
+        "sync.yaml",
+        "the Kustomization `trustc-<env>` (flux-system, `prune: true`, `serviceAccountName: kustomize-controller`) applying `./generated/<env>` from the cluster's own GitRepository",
+        "the cluster applies what was reviewed, and only that",
+    ),
+    (
+        "flux-lockdown",
+        "lockdown.yaml",
+        "the patches and NetworkPolicies of the component: controller flags, egress limits, Flux's `allow-egress` deleted",
+        "Adversary 2; cross-namespace references and remote bases refused",
+    ),
+];
+
+fn describe(dir: &str, file: &str) -> Option<(&'static str, &'static str)> {
+    if let Some((_, _, what, threat)) = DIR_FILES
+        .iter()
+        .find(|(d, f, _, _)| *d == dir && *f == file)
+    {
+        return Some((what, threat));
+    }
     FILES
         .iter()
         .find(|(name, _, _)| *name == file)
@@ -126,21 +153,40 @@ fn describe(file: &str) -> Option<(&'static str, &'static str)> {
 /// The README for the output tree whose files are `paths` (`/`-separated, relative).
 pub fn readme(policy: &Policy, paths: &[&str]) -> String {
     let mut out = String::new();
-    out.push_str(
-        "# generated/\n\nCompiled by trustc from the trust model; do not edit (run `trustc generate`).\n\
-         Each environment is a directory that `kubectl kustomize` builds; Flux applies it\n\
-         through the entry point described in the project README. `kyverno-tests/` holds\n\
-         Kyverno CLI suites (`kyverno test generated/kyverno-tests/<env>/<tenant>`), not\n\
-         manifests: kustomize and Flux never read it.\n\n",
+    let g = &policy.generated_path;
+    let _ = write!(
+        out,
+        "# {g}/\n\n\
+         Compiled by trustc from `{spec}`; do not edit: change the trust model and run\n\
+         `trustc generate`. CI runs `trustc generate --check`.\n\n\
+         ## How Flux applies it\n\n\
+         Each environment is a directory (`{g}/<env>/`) that `kubectl kustomize {g}/<env>`\n\
+         builds: its `kustomization.yaml` lists `tenants/`, `platform/`, `policies/` and\n\
+         `monitoring/`. Flux applies it through the entry point `{g}/<env>/flux-system-sync/`:\n\
+         the Kustomization `trustc-<env>` in flux-system, which applies `./{g}/<env>` from the\n\
+         cluster's own `flux-system` GitRepository as `kustomize-controller`. The cluster's\n\
+         `clusters/<env>/flux-system/kustomization.yaml` lists that entry point under\n\
+         `resources:` and `{g}/<env>/flux-lockdown/` under `components:` (see \"What it\n\
+         compiles to\" in the project README). Each tenant then reconciles its own repository\n\
+         with its own service account (`tenants/<tenant>/sync.yaml`).\n\n\
+         `kyverno-tests/` holds Kyverno CLI suites (`kyverno test {g}/kyverno-tests/<env>/<tenant>`),\n\
+         not manifests: no `kustomization.yaml` lists it, so kustomize and Flux never read it.\n\
+         This README is not read by kustomize, Flux or `trustc access`/`who-can` either.\n\n",
+        spec = policy.spec_path,
     );
     // env → dir → files
     let mut envs: BTreeMap<&str, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
+    // env → `<tenant>/<file>` of its Kyverno CLI suites
+    let mut suites: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for p in paths {
         let mut parts = p.splitn(2, '/');
         let (Some(top), Some(rest)) = (parts.next(), parts.next()) else {
             continue;
         };
         if top == "kyverno-tests" {
+            if let Some((env, suite)) = rest.split_once('/') {
+                suites.entry(env).or_default().push(suite);
+            }
             continue;
         }
         let (dir, file) = match rest.rsplit_once('/') {
@@ -169,28 +215,46 @@ pub fn readme(policy: &Policy, paths: &[&str]) -> String {
             let top = dir.split('/').next().unwrap_or_default();
             if let Some((_, what)) = DIRS.iter().find(|(d, _)| *d == top) {
                 if !dir.contains('/') {
+                    let what = what.replace("<env>", &env.name);
                     let _ = writeln!(out, "| `{}/{dir}/` | {what} | |", env.name);
                 }
             }
             for f in files {
-                if *f == "kustomization.yaml" {
-                    continue;
-                }
                 let path = if dir.is_empty() {
                     format!("{}/{f}", env.name)
                 } else {
                     format!("{}/{dir}/{f}", env.name)
                 };
-                let (what, threat) = match describe(f) {
+                let (what, threat) = match describe(dir, f) {
                     Some(d) => d,
+                    None if *f == "kustomization.yaml" => (
+                        "kustomize's list of this directory's resources",
+                        "",
+                    ),
                     None if dir == "policies" => (
                         "an admission policy of the trust model",
                         "Adversaries 1, 3, 4 and 5, at admission",
                     ),
                     None => ("generated by trustc", ""),
                 };
+                let what = what.replace("<env>", &env.name);
                 let _ = writeln!(out, "| `{path}` | {what} | {threat} |");
             }
+        }
+        for suite in suites.get(env.name.as_str()).into_iter().flatten() {
+            let what = match suite.rsplit('/').next() {
+                Some("kyverno-test.yaml") => {
+                    "a Kyverno CLI Test: the attackers' objects are denied, the tenant's own Deployment passes"
+                }
+                Some("userinfo.yaml") => "the request's user: the tenant's reconciler",
+                Some("resources.yaml") => "the objects the Test submits",
+                _ => "part of a Kyverno CLI suite",
+            };
+            let _ = writeln!(
+                out,
+                "| `kyverno-tests/{}/{suite}` | {what} (for `kyverno test`, not kustomize) | proves the policies on a real policy engine |",
+                env.name
+            );
         }
         out.push_str("\n### Trust map\n\n");
         for (title, diagram) in crate::map::mermaid_all(policy, Some(&env.name)) {
