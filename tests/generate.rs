@@ -601,3 +601,232 @@ fn an_io_error_names_the_real_path() {
     assert!(stderr.contains("blocked"), "{stderr}");
     assert!(!stderr.contains("``"), "{stderr}");
 }
+
+#[test]
+fn the_readme_indexes_every_generated_file_and_nothing_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out_s = out.display().to_string();
+    let run = run_in(
+        &root(),
+        &["generate", "--spec", &example(), "--out", &out_s],
+    );
+    assert!(run.status.success(), "{run:?}");
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    let files = files_of(&out);
+    let mut listed = 0;
+    for rel in files.keys() {
+        let rel = rel.to_str().unwrap();
+        if rel == "README.md" || rel == ".trustc-manifest" {
+            continue;
+        }
+        assert!(
+            readme.contains(&format!("| `{rel}` |")),
+            "{rel} is not in the index:\n{readme}"
+        );
+        listed += 1;
+    }
+    assert!(listed > 50, "{listed}");
+    // Every environment has its section, entry point and trust map.
+    for env in ["production", "staging"] {
+        assert!(readme.contains(&format!("## {env}\n")), "{readme}");
+        assert!(
+            readme.contains(&format!(
+                "| `{env}/flux-system-sync/sync.yaml` | the Kustomization `trustc-{env}`"
+            )),
+            "{readme}"
+        );
+    }
+    assert!(readme.contains("flux-system-sync/") && readme.contains("kustomize-controller"));
+    // Mermaid blocks under the size GitHub renders.
+    let blocks: Vec<&str> = readme.split("```mermaid\n").skip(1).collect();
+    assert!(blocks.len() >= 2, "one trust map per environment at least");
+    for b in blocks {
+        let body = b.split("```").next().unwrap();
+        assert!(body.len() <= trustc::map::MERMAID_LIMIT, "{}", body.len());
+    }
+    // It is Markdown for people: no kustomization lists it, and the access analysis reads
+    // the environment directories only (a README full of YAML-looking text changes nothing).
+    for (rel, bytes) in &files {
+        if rel.ends_with("kustomization.yaml") {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(!text.contains("README"), "{}", rel.display());
+        }
+    }
+    let before = run_in(
+        &root(),
+        &[
+            "access",
+            "--tenant",
+            "payments",
+            "--env",
+            "production",
+            "--spec",
+            &example(),
+            "--out",
+            &out_s,
+        ],
+    );
+    std::fs::write(
+        out.join("README.md"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: ServiceAccount, name: payments-reconciler, namespace: payments}]\n",
+    )
+    .unwrap();
+    let after = run_in(
+        &root(),
+        &[
+            "access",
+            "--tenant",
+            "payments",
+            "--env",
+            "production",
+            "--spec",
+            &example(),
+            "--out",
+            &out_s,
+        ],
+    );
+    assert!(before.status.success(), "{before:?}");
+    assert_eq!(before.stdout, after.stdout);
+    // The committed tree has it too, fresh (committed_generated_tree_is_fresh checks bytes).
+    assert!(root().join("generated/README.md").exists());
+}
+
+fn stderr_of(o: &std::process::Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn generate_says_what_it_wrote_and_pruned_by_environment_and_tenant() {
+    let repo = tempfile::tempdir().unwrap();
+    example_repo(repo.path());
+    let first = run_in(repo.path(), &["generate"]);
+    assert!(first.status.success(), "{first:?}");
+    let err = stderr_of(&first);
+    assert!(
+        err.contains("\nproduction/tenants/payments: charts.yaml, deploy-key.yaml, images.yaml, kustomization.yaml, namespaces.yaml, network-policies.yaml, role-binding.yaml, role.yaml, service-account.yaml, signers.yaml, source.yaml, sync.yaml written\n"),
+        "{err}"
+    );
+    assert!(err.starts_with("README.md written\n"), "{err}");
+    assert!(!err.contains(".trustc-manifest"), "{err}");
+    assert!(err.contains(" written, 0 unchanged, 0 pruned)\n"), "{err}");
+    // Nothing changed: only the summary; --quiet: nothing at all.
+    let again = run_in(repo.path(), &["generate"]);
+    let err = stderr_of(&again);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("(0 written, ") && err.contains(" 0 pruned)"),
+        "{err}"
+    );
+    let quiet = run_in(repo.path(), &["generate", "--quiet"]);
+    assert!(quiet.status.success());
+    assert_eq!(stderr_of(&quiet), "");
+    // A hand edit is rewritten; an environment removed from the spec is pruned.
+    std::fs::write(
+        repo.path()
+            .join("generated/production/tenants/payments/role.yaml"),
+        "edited\n",
+    )
+    .unwrap();
+    let spec = repo.path().join("policy-spec/trust.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let text = text
+        .replace("[environments.staging]\nbranch = \"staging\"\n", "")
+        .replace(
+            "environments = [\"staging\", \"production\"]",
+            "environments = [\"production\"]",
+        );
+    std::fs::write(&spec, text).unwrap();
+    let changed = run_in(repo.path(), &["generate"]);
+    let err = stderr_of(&changed);
+    assert!(changed.status.success(), "{err}");
+    assert!(
+        err.contains("\nproduction/tenants/payments: role.yaml written\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nstaging/tenants/payments: charts.yaml, deploy-key.yaml, images.yaml, kustomization.yaml, namespaces.yaml, network-policies.yaml, role-binding.yaml, role.yaml, service-account.yaml, signers.yaml, source.yaml, sync.yaml pruned\n"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("production/policies"),
+        "unchanged files are not listed: {err}"
+    );
+    let summary = err.lines().last().unwrap();
+    assert!(
+        summary.starts_with("generated: ") && summary.contains(" pruned)"),
+        "{err}"
+    );
+    // --quiet: the summary line only.
+    std::fs::write(
+        repo.path()
+            .join("generated/production/tenants/payments/role.yaml"),
+        "edited\n",
+    )
+    .unwrap();
+    let quiet = stderr_of(&run_in(repo.path(), &["generate", "-q"]));
+    assert_eq!(quiet.lines().count(), 1, "{quiet}");
+    assert!(
+        quiet.starts_with("generated: ") && quiet.contains("(1 written, "),
+        "{quiet}"
+    );
+}
+
+#[test]
+fn drift_help_repeats_the_spec_and_out_as_typed() {
+    let repo = tempfile::tempdir().unwrap();
+    example_repo(repo.path());
+    std::fs::create_dir_all(repo.path().join("ci dir")).unwrap();
+    let args = [
+        "generate",
+        "--spec",
+        "./policy-spec/../policy-spec/trust.toml",
+        "--out",
+        "ci dir/out",
+    ];
+    assert!(run_in(repo.path(), &args).status.success());
+    std::fs::write(
+        repo.path().join("ci dir/out/production/kustomization.yaml"),
+        "x",
+    )
+    .unwrap();
+    let mut check = args.to_vec();
+    check.push("--check");
+    let o = run_in(repo.path(), &check);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr_of(&o);
+    let cmd = "trustc generate --spec ./policy-spec/../policy-spec/trust.toml --out 'ci dir/out'";
+    assert!(err.contains(&format!("; run `{cmd}`\n")), "{err}");
+    // Pasting it (as a shell would split it) regenerates the right tree.
+    assert!(run_in(repo.path(), &args).status.success());
+    assert!(run_in(repo.path(), &check).status.success());
+    // Not typed: not repeated (discovery finds them again).
+    assert!(run_in(repo.path(), &["generate"]).status.success());
+    std::fs::write(
+        repo.path().join("generated/production/kustomization.yaml"),
+        "x",
+    )
+    .unwrap();
+    let err = stderr_of(&run_in(
+        &repo.path().join("policy-spec"),
+        &["generate", "--check"],
+    ));
+    assert!(err.contains("; run `trustc generate`\n"), "{err}");
+}
+
+#[test]
+fn a_core_group_kind_is_named_without_a_trailing_dot() {
+    let (code, diags) = generate_with_override("tenant/role.yaml.j2", |t| {
+        t.replace(
+            "rules:\n",
+            "rules:\n- apiGroups:\n  - \"\"\n  resources:\n  - endpoints\n  verbs:\n  - get\n",
+        )
+    });
+    assert_eq!(code, 1);
+    let d = diags
+        .iter()
+        .find(|d| d.code == trustc::diag::Code::TenantKindsMismatch)
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    assert!(d.message.contains("extra: [endpoints]"), "{}", d.message);
+    assert!(!d.message.contains("endpoints."), "{}", d.message);
+}

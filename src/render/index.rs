@@ -227,10 +227,9 @@ pub fn readme(policy: &Policy, paths: &[&str]) -> String {
                 };
                 let (what, threat) = match describe(dir, f) {
                     Some(d) => d,
-                    None if *f == "kustomization.yaml" => (
-                        "kustomize's list of this directory's resources",
-                        "",
-                    ),
+                    None if *f == "kustomization.yaml" => {
+                        ("kustomize's list of this directory's resources", "")
+                    }
                     None if dir == "policies" => (
                         "an admission policy of the trust model",
                         "Adversaries 1, 3, 4 and 5, at admission",
