@@ -49,6 +49,18 @@ pub struct InitArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
+    /// rustc-style text on stderr, coloured on a terminal (`NO_COLOR`, `CLICOLOR_FORCE`).
+    #[default]
+    Human,
+    /// One JSON array on stderr, every span with line, column, end line and end column.
+    Json,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`) on stdout.
+    Github,
+}
+
+/// Output of `access` and `who-can`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AnswerFormat {
     #[default]
     Human,
     Json,
@@ -135,7 +147,7 @@ pub struct SourceArgs {
     #[arg(long, value_name = "DIR", default_value = "generated")]
     pub out: PathBuf,
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub format: AnswerFormat,
 }
 
 #[derive(Debug, Args)]

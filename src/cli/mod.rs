@@ -187,12 +187,21 @@ pub(crate) fn report(map: &SourceMap, sink: Sink, format: Format) {
         return;
     }
     let diags = sink.into_sorted();
-    let text = match format {
-        Format::Human => diag::render_all(map, &diags),
-        Format::Json => diag::render_json(map, &diags),
-    };
-    // `eprint!`, not a raw handle: the test harness captures it.
-    eprint!("{text}");
+    // `eprint!`/`print!`, not a raw handle: the test harness captures them.
+    match format {
+        Format::Human => eprint!("{}", diag::render_all_styled(map, &diags, &palette())),
+        Format::Json => eprint!("{}", diag::render_json(map, &diags)),
+        Format::Github => print!("{}", diag::render_github(map, &diags)),
+    }
+}
+
+/// Colour for stderr: anstream's choice (as clap makes it): none with `NO_COLOR`, always
+/// with `CLICOLOR_FORCE`, else only when stderr is a terminal that supports it.
+pub(crate) fn palette() -> diag::Palette {
+    match anstream::AutoStream::choice(&std::io::stderr()) {
+        anstream::ColorChoice::Never => diag::Palette::PLAIN,
+        _ => diag::Palette::COLOUR,
+    }
 }
 
 fn cmd_check(a: &CheckArgs) -> i32 {
