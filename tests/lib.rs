@@ -4,6 +4,7 @@ mod access;
 mod attacks;
 mod diff;
 mod docs;
+mod first_hour;
 mod fuzz;
 mod generate;
 mod hostile;
