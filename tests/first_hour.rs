@@ -80,7 +80,7 @@ fn apply_fixes(spec: &Path, json: &str) -> Vec<String> {
         );
         edits.push((line, col, end, suggestion, code));
     }
-    edits.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    edits.sort_by_key(|e| std::cmp::Reverse((e.0, e.1)));
     for (line, col, end, suggestion, code) in edits {
         let l = &mut lines[line - 1];
         let old = &l[col - 1..end - 1];
