@@ -855,3 +855,34 @@ fn a_core_group_kind_is_named_without_a_trailing_dot() {
     assert!(d.message.contains("extra: [endpoints]"), "{}", d.message);
     assert!(!d.message.contains("endpoints."), "{}", d.message);
 }
+
+#[test]
+fn the_readme_of_a_large_fleet_stays_small_and_lists_every_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = crate::map::spec_with_tenants(dir.path(), 150, false);
+    let out = dir.path().join("out");
+    let o = run_in(
+        dir.path(),
+        &[
+            "generate",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    // 150 tenants with the same files share one line; no trust map beyond 100 tenants.
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("- `staging/tenants/{team0000, team0001, "))
+        .unwrap_or_else(|| panic!("{readme}"));
+    assert!(line.contains(", team0149}/`: "), "{line}");
+    assert!(!readme.contains("```mermaid"));
+    assert!(
+        readme.contains("150 tenants: too many for this page; run `trustc map --env staging`.")
+    );
+    assert!(readme.len() < 64 * 1024, "{} bytes", readme.len());
+}
