@@ -206,13 +206,13 @@ fn a_clean_repository_generates_checks_and_keeps_user_files() {
     let h = Hostile::new();
     let r = h.run(&["generate"]);
     assert_eq!(r.code, Some(0), "{r:?}");
-    std::fs::write(h.out().join("README.md"), "notes of the platform team\n").unwrap();
+    std::fs::write(h.out().join("NOTES.md"), "notes of the platform team\n").unwrap();
     let r = h.run(&["generate", "--check", "--diff"]);
     assert_eq!(r.code, Some(0), "{r:?}");
     let r = h.run(&["generate"]);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.stderr.contains("0 written"), "{r:?}");
-    assert!(h.out().join("README.md").exists());
+    assert!(h.out().join("NOTES.md").exists());
     let manifest = std::fs::read_to_string(h.out().join(".trustc-manifest")).unwrap();
     let sync = std::fs::read(h.out().join(h.generated_file())).unwrap();
     assert!(

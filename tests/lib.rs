@@ -6,6 +6,7 @@ mod attacks;
 mod diff;
 mod diff_layout;
 mod docs;
+mod first_hour;
 mod fuzz;
 mod generate;
 mod hostile;

@@ -5,7 +5,11 @@ use std::path::Path;
 
 use crate::support::{TEST_NOW, root};
 
-fn spec_with_tenants(dir: &Path, n: usize, unsigned_registry: bool) -> std::path::PathBuf {
+pub(super) fn spec_with_tenants(
+    dir: &Path,
+    n: usize,
+    unsigned_registry: bool,
+) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("keys")).unwrap();
     for e in std::fs::read_dir(root().join("policy-spec/keys")).unwrap() {
         let e = e.unwrap();

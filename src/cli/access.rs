@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{AccessArgs, EXIT_OK, EXIT_USAGE, Format, SourceArgs, WhoCanArgs};
+use super::{AccessArgs, AnswerFormat as Format, EXIT_OK, EXIT_USAGE, SourceArgs, WhoCanArgs};
 use crate::access::{self, Analysis, Manifests, Subject};
 
 /// The directory to analyse: `--manifests DIR`, or `OUT/ENV` of the spec's output

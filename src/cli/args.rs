@@ -49,6 +49,18 @@ pub struct InitArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
+    /// rustc-style text on stderr, coloured on a terminal (`NO_COLOR`, `CLICOLOR_FORCE`).
+    #[default]
+    Human,
+    /// One JSON array on stderr, every span with line, column, end line and end column.
+    Json,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`) on stdout.
+    Github,
+}
+
+/// Output of `access` and `who-can`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AnswerFormat {
     #[default]
     Human,
     Json,
@@ -100,6 +112,14 @@ pub struct GenerateArgs {
     /// Directory of template overrides (same names as the embedded templates).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Print only the summary line (nothing when no file changed).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Whether `--spec` / `--out` were typed (so help repeats them as typed).
+    #[arg(skip)]
+    pub spec_given: bool,
+    #[arg(skip)]
+    pub out_given: bool,
 }
 
 #[derive(Debug, Args)]
@@ -127,7 +147,7 @@ pub struct SourceArgs {
     #[arg(long, value_name = "DIR", default_value = "generated")]
     pub out: PathBuf,
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub format: AnswerFormat,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,6 @@
 //! `trustc generate`: model → render → verify → write, or `--check` for drift.
 
-use std::io::Write as _;
+use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Format, GenerateArgs, front_end, report};
@@ -8,6 +8,9 @@ use crate::diag::{Code, Diagnostic, Sink, SourceMap};
 use crate::render::TemplateSet;
 use crate::write::{self, Drift, Tree};
 use crate::{model, render, verify};
+
+/// The index of the output tree (`generated/README.md`).
+pub(crate) const INDEX: &str = "README.md";
 
 /// Compiles a validated spec into the output tree, in memory (render, verify, invariants). `Err` carries the
 /// diagnostics that refused the output.
@@ -99,6 +102,11 @@ pub(crate) fn compile_for_review(
         bytes.extend_from_slice(m.yaml.as_bytes());
         tree.files.insert(m.path, bytes);
     }
+    // The index of the tree for its reviewers: Markdown, not verified as YAML; no
+    // `kustomization.yaml` lists it, and `access`/`who-can` read only YAML.
+    let paths: Vec<&str> = tree.files.keys().map(String::as_str).collect();
+    let index = render::index::readme(&policy, &paths);
+    tree.files.insert(INDEX.to_string(), index.into_bytes());
     Ok((tree.with_manifest(), sink))
 }
 
@@ -216,7 +224,7 @@ pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
         }
     };
     if a.check {
-        return check_drift(&tree, &a.out, a.diff);
+        return check_drift(&tree, &a.out, a.diff, &regenerate_command(a));
     }
     let out = match write::Output::open(&a.out, true, true) {
         Ok(Some(out)) => out,
@@ -240,18 +248,103 @@ pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
                 );
             }
             if a.spec.format == Format::Human {
-                eprintln!(
-                    "{}: {} files ({} written, {} unchanged, {} pruned)",
-                    a.out.display(),
-                    tree.files.len(),
-                    stats.written,
-                    stats.unchanged,
-                    stats.deleted
-                );
+                let changed = stats.written + stats.deleted > 0;
+                if !a.quiet {
+                    eprint!("{}", changes(&stats));
+                }
+                if !a.quiet || changed {
+                    eprintln!(
+                        "{}: {} files ({} written, {} unchanged, {} pruned)",
+                        crate::diag::escape(&a.out.display().to_string()),
+                        tree.files.len(),
+                        stats.written,
+                        stats.unchanged,
+                        stats.deleted
+                    );
+                }
             }
             EXIT_OK
         }
         Err(e) => write_failed(&e, &a.out),
+    }
+}
+
+/// What a write changed, one line per directory (so by environment and tenant), relative to
+/// the output directory: `production/tenants/payments: role.yaml, sync.yaml written`.
+/// Unchanged files and trustc's own manifest are not listed.
+fn changes(stats: &write::Stats) -> String {
+    use std::collections::BTreeMap;
+    // dir → (written, pruned)
+    let mut dirs: BTreeMap<&str, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
+    for (rel, pruned) in stats
+        .written_paths
+        .iter()
+        .map(|r| (r, false))
+        .chain(stats.pruned_paths.iter().map(|r| (r, true)))
+    {
+        if rel == write::MANIFEST {
+            continue;
+        }
+        let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
+        let entry = dirs.entry(dir).or_default();
+        if pruned {
+            entry.1.push(file);
+        } else {
+            entry.0.push(file);
+        }
+    }
+    let mut out = String::new();
+    for (dir, (mut written, mut pruned)) in dirs {
+        written.sort_unstable();
+        pruned.sort_unstable();
+        let mut parts = Vec::new();
+        if !written.is_empty() {
+            parts.push(format!("{} written", written.join(", ")));
+        }
+        if !pruned.is_empty() {
+            parts.push(format!("{} pruned", pruned.join(", ")));
+        }
+        let line = if dir.is_empty() {
+            parts.join("; ")
+        } else {
+            format!("{dir}: {}", parts.join("; "))
+        };
+        out.push_str(&crate::diag::escape(&line));
+        out.push('\n');
+    }
+    out
+}
+
+/// The `trustc generate` command line that regenerates this tree: `--spec`, `--out` and
+/// `--templates` repeated as the user typed them (quoted for a POSIX shell where needed),
+/// so the pasted command writes the same tree from the same directory.
+fn regenerate_command(a: &GenerateArgs) -> String {
+    let mut cmd = String::from("trustc generate");
+    let mut push = |flag: &str, p: &Path| {
+        cmd.push(' ');
+        cmd.push_str(flag);
+        cmd.push(' ');
+        cmd.push_str(&shell_quote(&p.to_string_lossy()));
+    };
+    if a.spec_given {
+        push("--spec", &a.spec.spec);
+    }
+    if a.out_given {
+        push("--out", &a.out);
+    }
+    if let Some(t) = &a.templates {
+        push("--templates", t);
+    }
+    cmd
+}
+
+/// `s` as one POSIX shell word: bare when it has only safe characters, else single-quoted.
+fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./+=:,@%".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -278,7 +371,7 @@ fn write_failed(e: &write::WriteError, out: &Path) -> i32 {
     }
 }
 
-fn check_drift(tree: &Tree, out_path: &Path, show_diff: bool) -> i32 {
+fn check_drift(tree: &Tree, out_path: &Path, show_diff: bool, regenerate: &str) -> i32 {
     let out = match write::Output::open(out_path, false, false) {
         Ok(o) => o,
         Err(e) => {
@@ -308,7 +401,8 @@ fn check_drift(tree: &Tree, out_path: &Path, show_diff: bool) -> i32 {
         );
         return EXIT_OK;
     }
-    let mut stdout = std::io::stdout().lock();
+    // Printed with `print!` (not a locked handle) so the test harness captures it.
+    let mut stdout = String::new();
     for d in &drift {
         let what = match d {
             Drift::Changed(_) => "changed".to_string(),
@@ -350,11 +444,13 @@ fn check_drift(tree: &Tree, out_path: &Path, show_diff: bool) -> i32 {
     } else {
         Code::OutputDrift
     };
+    print!("{stdout}");
     eprintln!(
-        "error[{}]: {} file(s) under `{}` differ from what the spec compiles to; run `trustc generate`",
+        "error[{}]: {} file(s) under `{}` differ from what the spec compiles to; run `{}`",
         code.id(),
         drift.len(),
-        out_path.display()
+        crate::diag::escape(&out_path.display().to_string()),
+        crate::diag::escape(regenerate)
     );
     EXIT_REFUSED
 }

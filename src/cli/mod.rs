@@ -16,7 +16,6 @@ pub use generate::compile;
 pub use args::*;
 
 use std::ffi::OsString;
-use std::io::Write as _;
 
 use crate::check::{self, Context, ValidSpec};
 use crate::diag::{self, Code, Sink, SourceMap};
@@ -41,10 +40,29 @@ where
         Ok(p) => p,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
-            let _ = e.print();
+            // clap's own colours on a terminal; elsewhere `eprint!`/`print!`, which the test
+            // harness captures.
+            use std::io::IsTerminal as _;
+            let tty = if e.use_stderr() {
+                std::io::stderr().is_terminal()
+            } else {
+                std::io::stdout().is_terminal()
+            };
+            if tty {
+                let _ = e.print();
+            } else if e.use_stderr() {
+                eprint!("{}", e.render());
+            } else {
+                print!("{}", e.render());
+            }
             return code;
         }
     };
+    if let (Command::Generate(a), Some((_, sub))) = (&mut cli.command, matches.subcommand()) {
+        use clap::parser::ValueSource;
+        a.spec_given = sub.value_source("spec") == Some(ValueSource::CommandLine);
+        a.out_given = sub.value_source("out") == Some(ValueSource::CommandLine);
+    }
     if let Err(code) = discover_spec(&mut cli, &matches) {
         return code;
     }
@@ -169,11 +187,21 @@ pub(crate) fn report(map: &SourceMap, sink: Sink, format: Format) {
         return;
     }
     let diags = sink.into_sorted();
-    let text = match format {
-        Format::Human => diag::render_all(map, &diags),
-        Format::Json => diag::render_json(map, &diags),
-    };
-    let _ = std::io::stderr().write_all(text.as_bytes());
+    // `eprint!`/`print!`, not a raw handle: the test harness captures them.
+    match format {
+        Format::Human => eprint!("{}", diag::render_all_styled(map, &diags, &palette())),
+        Format::Json => eprint!("{}", diag::render_json(map, &diags)),
+        Format::Github => print!("{}", diag::render_github(map, &diags)),
+    }
+}
+
+/// Colour for stderr: anstream's choice (as clap makes it): none with `NO_COLOR`, always
+/// with `CLICOLOR_FORCE`, else only when stderr is a terminal that supports it.
+pub(crate) fn palette() -> diag::Palette {
+    match anstream::AutoStream::choice(&std::io::stderr()) {
+        anstream::ColorChoice::Never => diag::Palette::PLAIN,
+        _ => diag::Palette::COLOUR,
+    }
 }
 
 fn cmd_check(a: &CheckArgs) -> i32 {

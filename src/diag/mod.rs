@@ -9,7 +9,10 @@ mod render;
 mod source_map;
 
 pub use code::{Code, Severity};
-pub use render::{escape, is_unsafe_char, render_all, render_json, render_one};
+pub use render::{
+    Palette, escape, is_unsafe_char, render_all, render_all_styled, render_github, render_json,
+    render_one, render_one_styled,
+};
 pub use source_map::{FileId, SourceMap};
 
 use std::ops::Range;

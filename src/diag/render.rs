@@ -8,6 +8,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use anstyle::{AnsiColor, Style};
+
 use super::{Diagnostic, Label, SourceMap};
 
 /// Whether a character would act on a terminal instead of being shown: C0 and C1 controls
@@ -38,24 +40,88 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Styles of the human format on a colour terminal (as rustc draws them: the severity in
+/// red or yellow, the gutter and secondary labels in blue). [`Palette::PLAIN`] styles
+/// nothing, so the text is byte for byte that of a pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Palette {
+    pub error: Style,
+    pub warning: Style,
+    pub location: Style,
+    pub message: Style,
+    pub gutter: Style,
+    pub secondary: Style,
+    pub help: Style,
+}
+
+impl Palette {
+    pub const PLAIN: Palette = Palette {
+        error: Style::new(),
+        warning: Style::new(),
+        location: Style::new(),
+        message: Style::new(),
+        gutter: Style::new(),
+        secondary: Style::new(),
+        help: Style::new(),
+    };
+
+    pub const COLOUR: Palette = Palette {
+        error: AnsiColor::Red.on_default().bold(),
+        warning: AnsiColor::Yellow.on_default().bold(),
+        location: Style::new().bold(),
+        message: Style::new().bold(),
+        gutter: AnsiColor::Blue.on_default().bold(),
+        secondary: AnsiColor::Blue.on_default().bold(),
+        help: AnsiColor::Cyan.on_default().bold(),
+    };
+
+    fn severity(&self, diag: &Diagnostic) -> Style {
+        if diag.is_error() {
+            self.error
+        } else {
+            self.warning
+        }
+    }
+}
+
+/// `text` wrapped in `style` (nothing added for a plain style).
+fn paint(style: Style, text: &str) -> String {
+    if style == Style::new() {
+        return text.to_string();
+    }
+    format!("{}{text}{}", style.render(), style.render_reset())
+}
+
 /// Renders one diagnostic as plain text (ending with a newline).
 pub fn render_one(map: &SourceMap, diag: &Diagnostic) -> String {
+    render_one_styled(map, diag, &Palette::PLAIN)
+}
+
+/// Renders one diagnostic with the given palette (ending with a newline).
+pub fn render_one_styled(map: &SourceMap, diag: &Diagnostic, p: &Palette) -> String {
     let mut out = String::new();
+    let sev = p.severity(diag);
     let header = format!(
-        "{}[{}]: {}",
-        diag.severity.as_str(),
-        diag.code.id(),
-        escape(&diag.message)
+        "{}{}",
+        paint(
+            sev,
+            &format!("{}[{}]", diag.severity.as_str(), diag.code.id())
+        ),
+        paint(p.message, &format!(": {}", escape(&diag.message)))
     );
+    let bar = paint(p.gutter, "|");
+    let note = paint(p.gutter, "=");
+    let help_word = paint(p.help, "help");
     match &diag.primary {
         Some(label) => {
             let (line, col) = map.line_col(label.span.file, label.span.range.start);
             let _ = writeln!(
                 out,
-                "{}:{}:{}: {header}",
-                escape(map.name(label.span.file)),
-                line,
-                col
+                "{}: {header}",
+                paint(
+                    p.location,
+                    &format!("{}:{}:{}", escape(map.name(label.span.file)), line, col)
+                ),
             );
             let mut labels: Vec<(&Label, char)> = vec![(label, '^')];
             labels.extend(diag.secondary.iter().map(|l| (l, '-')));
@@ -68,42 +134,62 @@ pub fn render_one(map: &SourceMap, diag: &Diagnostic) -> String {
                 .len();
             let pad = " ".repeat(width);
             let mut last_file = label.span.file;
-            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{pad} {bar}");
             for (l, mark) in labels {
                 if l.span.file != last_file {
                     let (ln, cl) = map.line_col(l.span.file, l.span.range.start);
-                    let _ = writeln!(out, "{pad}--> {}:{ln}:{cl}", escape(map.name(l.span.file)));
+                    let _ = writeln!(
+                        out,
+                        "{pad}{} {}:{ln}:{cl}",
+                        paint(p.gutter, "-->"),
+                        escape(map.name(l.span.file))
+                    );
                     last_file = l.span.file;
                 }
-                snippet(&mut out, map, l, mark, width);
+                let style = if mark == '^' { sev } else { p.secondary };
+                snippet(&mut out, map, l, mark, width, style, p.gutter);
             }
-            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{pad} {bar}");
             for n in &diag.notes {
-                let _ = writeln!(out, "{pad} = note: {}", escape(n));
+                let _ = writeln!(out, "{pad} {note} note: {}", escape(n));
             }
             if let Some(h) = &diag.help {
-                let _ = writeln!(out, "{pad} = help: {}", escape(h));
+                let _ = writeln!(out, "{pad} {note} {help_word}: {}", escape(h));
             }
         }
         None => {
             let _ = writeln!(out, "{header}");
             for n in &diag.notes {
-                let _ = writeln!(out, "  = note: {}", escape(n));
+                let _ = writeln!(out, "  {note} note: {}", escape(n));
             }
             if let Some(h) = &diag.help {
-                let _ = writeln!(out, "  = help: {}", escape(h));
+                let _ = writeln!(out, "  {note} {help_word}: {}", escape(h));
             }
         }
     }
     out
 }
 
-fn snippet(out: &mut String, map: &SourceMap, label: &Label, mark: char, width: usize) {
+fn snippet(
+    out: &mut String,
+    map: &SourceMap,
+    label: &Label,
+    mark: char,
+    width: usize,
+    style: Style,
+    gutter: Style,
+) {
     let file = label.span.file;
     let (line, col) = map.line_col(file, label.span.range.start);
     let (end_line, end_col) = map.line_col(file, label.span.range.end.max(label.span.range.start));
     let text = map.line_text(file, line);
-    let _ = writeln!(out, "{line:>width$} | {}", escape(text));
+    let bar = paint(gutter, "|");
+    let _ = writeln!(
+        out,
+        "{} {bar} {}",
+        paint(gutter, &format!("{line:>width$}")),
+        escape(text)
+    );
     let line_chars = text.chars().count();
     let end = if end_line == line {
         end_col
@@ -124,25 +210,30 @@ fn snippet(out: &mut String, map: &SourceMap, label: &Label, mark: char, width: 
     let start = col.saturating_sub(1);
     let len = shown_width(start, end.saturating_sub(1)).max(1);
     let marks: String = std::iter::repeat_n(mark, len).collect();
-    let _ = write!(
+    let under = if label.text.is_empty() {
+        marks
+    } else {
+        format!("{marks} {}", escape(&label.text))
+    };
+    let _ = writeln!(
         out,
-        "{:width$} | {}{}",
+        "{:width$} {bar} {}{}",
         "",
         " ".repeat(shown_width(0, start)),
-        marks
+        paint(style, &under)
     );
-    if label.text.is_empty() {
-        out.push('\n');
-    } else {
-        let _ = writeln!(out, " {}", escape(&label.text));
-    }
 }
 
 /// Renders all diagnostics, separated by blank lines, with a summary line.
 pub fn render_all(map: &SourceMap, diags: &[Diagnostic]) -> String {
+    render_all_styled(map, diags, &Palette::PLAIN)
+}
+
+/// [`render_all`] with a palette (colour on a terminal).
+pub fn render_all_styled(map: &SourceMap, diags: &[Diagnostic], p: &Palette) -> String {
     let mut out = String::new();
     for d in diags {
-        out.push_str(&render_one(map, d));
+        out.push_str(&render_one_styled(map, d, p));
         out.push('\n');
     }
     let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -160,32 +251,118 @@ pub fn render_all(map: &SourceMap, diags: &[Diagnostic]) -> String {
     out
 }
 
-/// Machine-readable diagnostics (`--format json`): one JSON array.
+/// Where a label is: file, 1-based line and column of its first character, and of the
+/// character after its last (`end_column` exclusive, as LSP and SARIF count), with the text.
+fn span_json(map: &SourceMap, l: &Label, primary: bool) -> serde_json::Value {
+    let (line, column) = map.line_col(l.span.file, l.span.range.start);
+    let (end_line, end_column) =
+        map.line_col(l.span.file, l.span.range.end.max(l.span.range.start));
+    serde_json::json!({
+        "file": map.name(l.span.file),
+        "line": line,
+        "column": column,
+        "end_line": end_line,
+        "end_column": end_column,
+        "label": l.text,
+        "primary": primary,
+    })
+}
+
+/// Machine-readable diagnostics (`--format json`): one JSON array. `location` is the
+/// primary span; `spans` holds every span, primary first, then the secondary labels.
 pub fn render_json(map: &SourceMap, diags: &[Diagnostic]) -> String {
     let items: Vec<serde_json::Value> = diags
         .iter()
         .map(|d| {
-            let loc = d.primary.as_ref().map(|l| {
-                let (line, column) = map.line_col(l.span.file, l.span.range.start);
-                serde_json::json!({
-                    "file": map.name(l.span.file),
-                    "line": line,
-                    "column": column,
-                    "label": l.text,
-                })
-            });
+            let loc = d.primary.as_ref().map(|l| span_json(map, l, true));
+            let spans: Vec<serde_json::Value> = d
+                .primary
+                .iter()
+                .map(|l| span_json(map, l, true))
+                .chain(d.secondary.iter().map(|l| span_json(map, l, false)))
+                .collect();
             serde_json::json!({
                 "code": d.code.id(),
                 "name": d.code.name(),
                 "severity": d.severity.as_str(),
                 "message": d.message,
                 "location": loc,
+                "spans": spans,
                 "notes": d.notes,
                 "help": d.help,
             })
         })
         .collect();
     serde_json::to_string_pretty(&items).expect("diagnostics serialize") + "\n"
+}
+
+/// GitHub Actions workflow commands (`--format github`): one `::error` or `::warning` per
+/// diagnostic, annotating the primary span, titled with the code; notes and help follow the
+/// message on their own lines. Control characters are first made visible as in the human
+/// format ([`escape`]), then the text is escaped as the runner requires: `%`, CR and LF in
+/// the message, and also `:` and `,` in properties (actions/toolkit
+/// `packages/core/src/command.ts`, `escapeData` and `escapeProperty`). The toolkit writes the
+/// commands to stdout, so trustc does too.
+pub fn render_github(map: &SourceMap, diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        let command = if d.is_error() { "error" } else { "warning" };
+        let mut props = Vec::new();
+        if let Some(l) = &d.primary {
+            let (line, col) = map.line_col(l.span.file, l.span.range.start);
+            let (end_line, end_col) =
+                map.line_col(l.span.file, l.span.range.end.max(l.span.range.start));
+            props.push(format!(
+                "file={}",
+                github_property(&escape(map.name(l.span.file)))
+            ));
+            props.push(format!("line={line}"));
+            props.push(format!("col={col}"));
+            props.push(format!("endLine={end_line}"));
+            props.push(format!("endColumn={end_col}"));
+        }
+        props.push(format!("title={}", github_property(d.code.id())));
+        let mut message = escape(&d.message).into_owned();
+        if let Some(l) = &d.primary {
+            if !l.text.is_empty() {
+                let _ = write!(message, "\n{}", escape(&l.text));
+            }
+        }
+        for l in &d.secondary {
+            let (line, col) = map.line_col(l.span.file, l.span.range.start);
+            let _ = write!(
+                message,
+                "\n{}:{line}:{col}: {}",
+                escape(map.name(l.span.file)),
+                escape(&l.text)
+            );
+        }
+        for n in &d.notes {
+            let _ = write!(message, "\nnote: {}", escape(n));
+        }
+        if let Some(h) = &d.help {
+            let _ = write!(message, "\nhelp: {}", escape(h));
+        }
+        let _ = writeln!(
+            out,
+            "::{command} {}::{}",
+            props.join(","),
+            github_data(&message)
+        );
+    }
+    out
+}
+
+/// The message of a workflow command: `%`, CR, LF escaped (`escapeData`).
+fn github_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A property of a workflow command: also `:` and `,` (`escapeProperty`).
+fn github_property(s: &str) -> String {
+    github_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 #[cfg(test)]
@@ -233,5 +410,70 @@ mod tests {
         assert_eq!(render_one(&map, &bare), "error[TC3002]: no position\n");
         let summary = render_all(&map, &[d, bare]);
         assert!(summary.ends_with("2 errors, 0 warnings\n"), "{summary}");
+    }
+
+    fn two_labels() -> (SourceMap, Diagnostic) {
+        let mut map = SourceMap::new();
+        let id = map.add(
+            "dir,a:b%.toml",
+            "[tenants.a]\nallowed_kinds = [\"ClusterRoleBinding\"]\n",
+        );
+        let d = Diagnostic::new(Code::ClusterScopedKind, "50% of `a`\r\nis bad")
+            .at(Span::new(id, 29..47), "cluster-scoped")
+            .with_secondary(Span::new(id, 1..10), "tenant defined here")
+            .note("a note")
+            .help("remove it");
+        (map, d)
+    }
+
+    #[test]
+    fn json_carries_every_span_with_its_end() {
+        let (map, d) = two_labels();
+        let v: serde_json::Value = serde_json::from_str(&render_json(&map, &[d])).unwrap();
+        let spans = v[0]["spans"].as_array().unwrap();
+        assert_eq!(spans.len(), 2);
+        assert_eq!(
+            spans[0],
+            serde_json::json!({"file": "dir,a:b%.toml", "line": 2, "column": 18, "end_line": 2,
+                "end_column": 36, "label": "cluster-scoped", "primary": true})
+        );
+        assert_eq!(
+            spans[1],
+            serde_json::json!({"file": "dir,a:b%.toml", "line": 1, "column": 2, "end_line": 1,
+                "end_column": 11, "label": "tenant defined here", "primary": false})
+        );
+        assert_eq!(v[0]["location"], spans[0]);
+    }
+
+    #[test]
+    fn github_commands_are_escaped_as_the_runner_reads_them() {
+        let (map, d) = two_labels();
+        let bare = Diagnostic::new(Code::TenantWildcardGrant, "no \u{1b}[2J position");
+        let text = render_github(&map, &[d, bare]);
+        assert_eq!(
+            text,
+            "::error file=dir%2Ca%3Ab%25.toml,line=2,col=18,endLine=2,endColumn=36,title=TC1005::50%25 of `a`\\r\\nis bad%0Acluster-scoped%0Adir,a:b%25.toml:1:2: tenant defined here%0Anote: a note%0Ahelp: remove it\n\
+             ::error title=TC3002::no \\u{1b}[2J position\n"
+        );
+        // One line per diagnostic, no raw control character.
+        assert_eq!(text.lines().count(), 2);
+        assert!(!text.chars().any(|c| c != '\n' && is_unsafe_char(c)));
+    }
+
+    #[test]
+    fn colour_adds_only_styles() {
+        let (map, d) = two_labels();
+        let plain = render_all(&map, std::slice::from_ref(&d));
+        let coloured = render_all_styled(&map, std::slice::from_ref(&d), &Palette::COLOUR);
+        assert!(
+            coloured.contains("\u{1b}[1m\u{1b}[31merror[TC1005]\u{1b}[0m"),
+            "{coloured:?}"
+        );
+        // Stripping the SGR sequences gives the plain text back, byte for byte.
+        let stripped = regex::Regex::new("\u{1b}\\[[0-9;]*m")
+            .unwrap()
+            .replace_all(&coloured, "");
+        assert_eq!(stripped, plain);
+        assert!(!plain.contains('\u{1b}'));
     }
 }

@@ -10,6 +10,10 @@ use std::fmt::Write as _;
 
 use crate::model::Policy;
 
+/// Environments with more tenants get no trust map here (`trustc map` draws it): the page
+/// stays small (trustc reads back files of at most 8 MiB) and quick to build.
+const MAP_TENANTS: usize = 100;
+
 /// File name (or `dir/` prefix) → (what it is, the threat it answers).
 const FILES: &[(&str, &str, &str)] = &[
     (
@@ -30,7 +34,7 @@ const FILES: &[(&str, &str, &str)] = &[
     (
         "role-binding.yaml",
         "binds each Role to the reconciler",
-        "as above",
+        "Adversaries 1 and 3: the reconciler holds exactly the Role's rights",
     ),
     (
         "signers.yaml",
@@ -74,8 +78,8 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
     (
         "cluster-role-binding.yaml",
-        "binds it to the platform reconciler",
-        "as above",
+        "binds the platform tier's ClusterRole to the platform reconciler",
+        "Step 4: only the platform repository may change cluster-scoped objects",
     ),
     (
         "egress.yaml",
@@ -92,7 +96,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "PrometheusRule alerts: Kustomization or source not Ready, verification failures, repeated admission denials",
         "a silent failure or an attack in progress reaches a human",
     ),
-    ("notifications.yaml", "Flux Provider and Alerts", "as above"),
+    (
+        "notifications.yaml",
+        "Flux Provider and Alerts",
+        "a failure must reach a human",
+    ),
 ];
 
 /// Directory → (what it is, how Flux applies it).
@@ -114,9 +122,36 @@ const DIRS: &[(&str, &str)] = &[
         "a kustomize Component for the cluster's flux-system Kustomization: the controllers' multi-tenancy flags and NetworkPolicies; add it under `components:` of flux-system's `kustomization.yaml`",
     ),
     ("monitoring", "alerts and metrics configuration"),
+    (
+        "flux-system-sync",
+        "the entry point: the Flux Kustomization `trustc-<env>` in flux-system that applies this environment's directory (`./generated/<env>`, through its `kustomization.yaml`) as `kustomize-controller`; listed under `resources:` of the cluster's `flux-system/kustomization.yaml`, not in this environment's own `kustomization.yaml`",
+    ),
 ];
 
-fn describe(file: &str) -> Option<(&'static str, &'static str)> {
+/// Files whose meaning depends on their directory (`sync.yaml` of the entry point is not a
+/// tenant's sync): (directory, file, what it is, the threat it answers).
+const DIR_FILES: &[(&str, &str, &str, &str)] = &[
+    (
+        "flux-system-sync",
+        "sync.yaml",
+        "the Kustomization `trustc-<env>` (flux-system, `prune: true`, `serviceAccountName: kustomize-controller`) applying `./generated/<env>` from the cluster's own GitRepository",
+        "the cluster applies what was reviewed, and only that",
+    ),
+    (
+        "flux-lockdown",
+        "lockdown.yaml",
+        "the patches and NetworkPolicies of the component: controller flags, egress limits, Flux's `allow-egress` deleted",
+        "Adversary 2; cross-namespace references and remote bases refused",
+    ),
+];
+
+fn describe(dir: &str, file: &str) -> Option<(&'static str, &'static str)> {
+    if let Some((_, _, what, threat)) = DIR_FILES
+        .iter()
+        .find(|(d, f, _, _)| *d == dir && *f == file)
+    {
+        return Some((what, threat));
+    }
     FILES
         .iter()
         .find(|(name, _, _)| *name == file)
@@ -126,73 +161,163 @@ fn describe(file: &str) -> Option<(&'static str, &'static str)> {
 /// The README for the output tree whose files are `paths` (`/`-separated, relative).
 pub fn readme(policy: &Policy, paths: &[&str]) -> String {
     let mut out = String::new();
-    out.push_str(
-        "# generated/\n\nCompiled by trustc from the trust model; do not edit (run `trustc generate`).\n\
-         Each environment is a directory that `kubectl kustomize` builds; Flux applies it\n\
-         through the entry point described in the project README. `kyverno-tests/` holds\n\
-         Kyverno CLI suites (`kyverno test generated/kyverno-tests/<env>/<tenant>`), not\n\
-         manifests: kustomize and Flux never read it.\n\n",
+    let g = &policy.generated_path;
+    let _ = write!(
+        out,
+        "# {g}/\n\n\
+         Compiled by trustc from `{spec}`; do not edit: change the trust model and run\n\
+         `trustc generate`. CI runs `trustc generate --check`.\n\n\
+         ## How Flux applies it\n\n\
+         Each environment is a directory (`{g}/<env>/`) that `kubectl kustomize {g}/<env>`\n\
+         builds: its `kustomization.yaml` lists `tenants/`, `platform/`, `policies/` and\n\
+         `monitoring/`. Flux applies it through the entry point `{g}/<env>/flux-system-sync/`:\n\
+         the Kustomization `trustc-<env>` in flux-system, which applies `./{g}/<env>` from the\n\
+         cluster's own `flux-system` GitRepository as `kustomize-controller`. The cluster's\n\
+         `clusters/<env>/flux-system/kustomization.yaml` lists that entry point under\n\
+         `resources:` and `{g}/<env>/flux-lockdown/` under `components:` (see \"What it\n\
+         compiles to\" in the project README). Each tenant then reconciles its own repository\n\
+         with its own service account (`tenants/<tenant>/sync.yaml`).\n\n\
+         `kyverno-tests/` holds Kyverno CLI suites (`kyverno test {g}/kyverno-tests/<env>/<tenant>`),\n\
+         not manifests: no `kustomization.yaml` lists it, so kustomize and Flux never read it.\n\
+         This README is not read by kustomize, Flux or `trustc access`/`who-can` either.\n\n",
+        spec = policy.spec_path,
     );
-    // env → dir → files
+    // The tree's files by environment: env → dir (relative to the env) → file names. The
+    // Kyverno suites are listed with their environment.
     let mut envs: BTreeMap<&str, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
+    // What each kind of file is: pattern (`<env>/tenants/<tenant>/role.yaml`) → row.
+    let mut kinds: BTreeMap<String, (String, &str)> = BTreeMap::new();
     for p in paths {
-        let mut parts = p.splitn(2, '/');
-        let (Some(top), Some(rest)) = (parts.next(), parts.next()) else {
+        let Some((top, rest)) = p.split_once('/') else {
             continue;
         };
-        if top == "kyverno-tests" {
-            continue;
-        }
-        let (dir, file) = match rest.rsplit_once('/') {
-            Some((d, f)) => (d.to_string(), f),
-            None => (String::new(), rest),
+        let (env, dir, file, pattern) = if top == "kyverno-tests" {
+            let Some((env, suite)) = rest.split_once('/') else {
+                continue;
+            };
+            let (tenant, file) = suite.rsplit_once('/').unwrap_or(("", suite));
+            (
+                env,
+                format!("../kyverno-tests/{env}/{tenant}"),
+                file,
+                format!("kyverno-tests/<env>/<tenant>/{file}"),
+            )
+        } else {
+            let (dir, file) = rest.rsplit_once('/').unwrap_or(("", rest));
+            let generic = match dir.split_once('/') {
+                Some(("tenants", _)) => "tenants/<tenant>".to_string(),
+                _ => dir.to_string(),
+            };
+            let pattern = if generic.is_empty() {
+                format!("<env>/{file}")
+            } else {
+                format!("<env>/{generic}/{file}")
+            };
+            (top, dir.to_string(), file, pattern)
         };
-        envs.entry(top)
+        envs.entry(env)
             .or_default()
-            .entry(dir)
+            .entry(dir.clone())
             .or_default()
             .push(file);
+        kinds.entry(pattern).or_insert_with(|| {
+            let top_dir = dir.split('/').next().unwrap_or_default();
+            let (what, threat) = match describe(top_dir, file) {
+                Some(d) => d,
+                None if top == "kyverno-tests" => match file {
+                    "kyverno-test.yaml" => (
+                        "a Kyverno CLI Test (for `kyverno test`, not kustomize): the attackers' objects are denied, the tenant's own Deployment passes",
+                        "proves the policies on a real policy engine",
+                    ),
+                    "userinfo.yaml" => ("the request's user in the Test: the tenant's reconciler", ""),
+                    "resources.yaml" => ("the objects the Test submits", ""),
+                    _ => ("part of a Kyverno CLI suite", ""),
+                },
+                None if file == "kustomization.yaml" => (
+                    "kustomize's list of this directory's resources",
+                    "",
+                ),
+                None if top_dir == "policies" => (
+                    "an admission policy of the trust model",
+                    "Adversaries 1, 3, 4 and 5, at admission",
+                ),
+                None => ("generated by trustc", ""),
+            };
+            (what.to_string(), threat)
+        });
     }
+    out.push_str(
+        "## What each file is
+
+| path | what it is | threat it answers |\n|---|---|---|\n",
+    );
+    for (d, what) in DIRS {
+        if kinds.keys().any(|k| k.starts_with(&format!("<env>/{d}/"))) {
+            let _ = writeln!(out, "| `<env>/{d}/` | {what} | |");
+        }
+    }
+    for (pattern, (what, threat)) in &kinds {
+        let _ = writeln!(out, "| `{pattern}` | {what} | {threat} |");
+    }
+    out.push('\n');
     for env in &policy.environments {
         let Some(dirs) = envs.get(env.name.as_str()) else {
             continue;
         };
         let _ = writeln!(
             out,
-            "## {}\n\nBranch `{}`{}.\n",
+            "## {}\n\nBranch `{}`{}; applied by `{g}/{}/flux-system-sync/` (Kustomization `trustc-{}`). Files:\n",
             env.name,
             env.branch,
-            if env.production { ", production" } else { "" }
+            if env.production { ", production" } else { "" },
+            env.name,
+            env.name,
         );
-        out.push_str("| path | what it is | threat it answers |\n|---|---|---|\n");
+        // Directories holding the same files (one per tenant) share a line.
+        let mut lines: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
         for (dir, files) in dirs {
-            let top = dir.split('/').next().unwrap_or_default();
-            if let Some((_, what)) = DIRS.iter().find(|(d, _)| *d == top) {
-                if !dir.contains('/') {
-                    let _ = writeln!(out, "| `{}/{dir}/` | {what} | |", env.name);
+            let mut files = files.clone();
+            files.sort_unstable();
+            let listed = files.join(", ");
+            let (parent, leaf) = match dir.rsplit_once('/') {
+                Some((p, l)) if p == "tenants" || p.starts_with("../kyverno-tests/") => {
+                    (format!("{p}/"), l)
                 }
-            }
-            for f in files {
-                if *f == "kustomization.yaml" {
-                    continue;
-                }
-                let path = if dir.is_empty() {
-                    format!("{}/{f}", env.name)
+                _ => (String::new(), dir.as_str()),
+            };
+            if parent.is_empty() {
+                let shown = if dir.is_empty() {
+                    format!("{}/", env.name)
                 } else {
-                    format!("{}/{dir}/{f}", env.name)
+                    format!("{}/{dir}/", env.name)
                 };
-                let (what, threat) = match describe(f) {
-                    Some(d) => d,
-                    None if dir == "policies" => (
-                        "an admission policy of the trust model",
-                        "Adversaries 1, 3, 4 and 5, at admission",
-                    ),
-                    None => ("generated by trustc", ""),
-                };
-                let _ = writeln!(out, "| `{path}` | {what} | {threat} |");
+                lines.entry((shown, listed)).or_default();
+            } else {
+                lines
+                    .entry((format!("{}/{parent}", env.name), listed))
+                    .or_default()
+                    .push(leaf);
             }
         }
+        for ((prefix, listed), leaves) in &lines {
+            let shown = match leaves.as_slice() {
+                [] => prefix.clone(),
+                [one] => format!("{prefix}{one}/"),
+                many => format!("{prefix}{{{}}}/", many.join(", ")),
+            };
+            let shown = shown.replace(&format!("{}/../", env.name), "");
+            let _ = writeln!(out, "- `{shown}`: {listed}");
+        }
         out.push_str("\n### Trust map\n\n");
+        if env.tenants.len() > MAP_TENANTS {
+            let _ = write!(
+                out,
+                "{} tenants: too many for this page; run `trustc map --env {}`.\n\n",
+                env.tenants.len(),
+                env.name
+            );
+            continue;
+        }
         for (title, diagram) in crate::map::mermaid_all(policy, Some(&env.name)) {
             let _ = write!(out, "#### {title}\n\n```mermaid\n{diagram}```\n\n");
         }

@@ -131,6 +131,10 @@ pub struct Stats {
     pub kept: Vec<String>,
     /// What the recovery of an interrupted earlier write did, if there was one.
     pub recovered: Option<String>,
+    /// The files written (changed or new) and pruned, relative to the output directory, in
+    /// the order they were applied (the manifest included).
+    pub written_paths: Vec<String>,
+    pub pruned_paths: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -822,8 +826,12 @@ pub fn write_in(tree: &Tree, out: &Output) -> Result<Stats, WriteError> {
                 Op::Rename { rel, .. } => {
                     stats.written += 1;
                     stats.bytes += tree.files[rel].len();
+                    stats.written_paths.push(rel.clone());
                 }
-                Op::Delete { .. } => stats.deleted += 1,
+                Op::Delete { rel, .. } => {
+                    stats.deleted += 1;
+                    stats.pruned_paths.push(rel.clone());
+                }
             }
         }
         faults.step();

@@ -377,11 +377,11 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
     if effective != allowed {
         let extra: Vec<String> = effective
             .difference(&allowed)
-            .map(|(g, r)| format!("{r}.{g}"))
+            .map(|(g, r)| qualified(g, r))
             .collect();
         let missing: Vec<String> = allowed
             .difference(&effective)
-            .map(|(g, r)| format!("{r}.{g}"))
+            .map(|(g, r)| qualified(g, r))
             .collect();
         out.push(fail(
             Code::TenantKindsMismatch,
@@ -389,6 +389,15 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
             format!("tenant `{}`'s effective kinds differ from allowed_kinds (extra: [{}], missing: [{}])", t.name, extra.join(", "), missing.join(", ")),
             "Adversary 3: kinds nobody reviewed",
         ));
+    }
+}
+
+/// `resource.group` as kubectl spells it; the core group has no suffix (`configmaps`).
+fn qualified(group: &str, resource: &str) -> String {
+    if group.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{resource}.{group}")
     }
 }
 
