@@ -69,7 +69,8 @@ const IMAGE_ROLES: [&str; 3] = ["api", "worker", "web"];
 const TAG_PATTERNS: [&str; 2] = [r"^v[0-9]+\.[0-9]+\.[0-9]+$", r"^[0-9]+\.[0-9]+\.[0-9]+$"];
 
 /// The library stages the child times, in order (the rows of its table).
-const STAGE_NAMES: [&str; 11] = [
+const STAGE_NAMES: [&str; 12] = [
+    "compile as `generate` does (render → invariants, one environment at a time)",
     "parse + check",
     "resolve",
     "render",
@@ -830,7 +831,10 @@ fn run_stages(cfg: &Config, tools: &Tools, spec: &Path) -> String {
         &[(STAGES_ENV, spec_s.as_str()), ("TRUSTC_NOW", "1767225600")],
     );
     let mut out = String::new();
-    let _ = writeln!(out, "| stage | wall s | note |\n|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| stage | wall s | user s | sys s | peak MiB | note |\n|---|---|---|---|---|---|"
+    );
     out.push_str(&r.stdout);
     match r.outcome {
         Outcome::Ok => {}
@@ -861,6 +865,38 @@ fn run_stages(cfg: &Config, tools: &Tools, spec: &Path) -> String {
     out
 }
 
+/// (user, sys) CPU seconds of this process so far, from `/proc/self/stat` (0 elsewhere).
+fn cpu_now() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th
+    // and 13th, in clock ticks (USER_HZ, 100 on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let tick = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+    (tick(11), tick(12))
+}
+
+/// Peak RSS of this process since the last [`reset_peak`], in MiB (`VmHWM`).
+fn peak_mib() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or("n/a".into(), |k| format!("{:.0}", k as f64 / 1024.0))
+}
+
+/// Resets the peak RSS to the current RSS (Linux: `5` into `/proc/self/clear_refs`), so that
+/// each stage's row shows the peak during that stage.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// A refused output ends the stages child, with the stage's first diagnostic as its row.
 fn refused(stage: usize, t: Instant, first: String, count: usize) -> ! {
     let first = first.replace(['\n', '|'], " ");
@@ -876,9 +912,19 @@ fn refused(stage: usize, t: Instant, first: String, count: usize) -> ! {
 /// as soon as it is done (so a killed child still reports the stages it finished).
 fn stages(spec: &Path) {
     use trustc::diag::{Sink, SourceMap};
+    let cpu = std::cell::Cell::new((0.0, 0.0));
     let row = |name: &str, t: Duration, note: &str| {
-        println!("| {name} | {:.3} | {note} |", t.as_secs_f64());
+        let (user, sys) = cpu_now();
+        let (u0, s0) = cpu.replace((user, sys));
+        println!(
+            "| {name} | {:.3} | {:.2} | {:.2} | {} | {note} |",
+            t.as_secs_f64(),
+            user - u0,
+            sys - s0,
+            peak_mib()
+        );
         let _ = std::io::stdout().flush();
+        reset_peak();
     };
     let now = std::env::var("TRUSTC_NOW")
         .ok()
@@ -888,6 +934,28 @@ fn stages(spec: &Path) {
         None => trustc::check::Context::system(),
     };
     let total = Instant::now();
+    let start_cpu = cpu_now();
+    cpu.set(start_cpu);
+    reset_peak();
+
+    // What `generate` runs (`cli::compile`), timed first, as one stage: the rows after it
+    // split the same work into the library's stages, over the whole output at once.
+    let t = Instant::now();
+    {
+        let mut map = SourceMap::new();
+        let mut sink = Sink::new();
+        let valid = trustc::cli::load_and_check(spec, &ctx, &mut map, &mut sink)
+            .expect("read spec")
+            .expect("valid spec");
+        let templates = trustc::render::TemplateSet::embedded();
+        let tree = trustc::cli::compile(&valid, &spec.display().to_string(), &templates)
+            .unwrap_or_else(|_| refused(0, t, "compile refused".into(), 1));
+        row(
+            STAGE_NAMES[0],
+            t.elapsed(),
+            &format!("{} files", tree.files.len()),
+        );
+    }
 
     let t = Instant::now();
     let mut map = SourceMap::new();
@@ -901,7 +969,7 @@ fn stages(spec: &Path) {
         }
     };
     row(
-        STAGE_NAMES[0],
+        STAGE_NAMES[1],
         t.elapsed(),
         &format!("{} tenants", valid.spec.tenants.len()),
     );
@@ -909,7 +977,7 @@ fn stages(spec: &Path) {
     let spec_path = spec.display().to_string();
     let t = Instant::now();
     let policy = trustc::model::resolve(&valid, &spec_path);
-    row(STAGE_NAMES[1], t.elapsed(), "");
+    row(STAGE_NAMES[2], t.elapsed(), "");
 
     let diags = |d: Vec<trustc::diag::Diagnostic>| {
         let first = d.first().map(|x| x.message.clone()).unwrap_or_default();
@@ -926,36 +994,35 @@ fn stages(spec: &Path) {
     let t = Instant::now();
     let rendered = trustc::render::render(&policy, &templates).unwrap_or_else(|e| {
         let (first, n) = render_errs(e);
-        refused(2, t, first, n)
+        refused(3, t, first, n)
     });
     row(
-        STAGE_NAMES[2],
+        STAGE_NAMES[3],
         t.elapsed(),
         &format!("{} files", rendered.len()),
     );
 
     let t = Instant::now();
-    let verified = trustc::verify::verify(&rendered).unwrap_or_else(|d| {
+    let verified = trustc::verify::verify_owned(rendered).unwrap_or_else(|d| {
         let (first, n) = diags(d);
-        refused(3, t, first, n)
+        refused(4, t, first, n)
     });
-    // `generate` drops the rendered text here too (before kustomizations).
-    drop(rendered);
+    // Each file's rendered text is freed as soon as it is parsed.
     let docs: usize = verified.iter().map(|m| m.docs.len()).sum();
-    row(STAGE_NAMES[3], t.elapsed(), &format!("{docs} documents"));
+    row(STAGE_NAMES[4], t.elapsed(), &format!("{docs} documents"));
 
     let t = Instant::now();
     let paths: Vec<String> = verified.iter().map(|m| m.path.clone()).collect();
     let kust = trustc::render::kustomizations(&paths, &templates).unwrap_or_else(|e| {
         let (first, n) = render_errs(e);
-        refused(4, t, first, n)
+        refused(5, t, first, n)
     });
-    let kust = trustc::verify::verify(&kust).unwrap_or_else(|d| {
+    let kust = trustc::verify::verify_owned(kust).unwrap_or_else(|d| {
         let (first, n) = diags(d);
-        refused(4, t, first, n)
+        refused(5, t, first, n)
     });
     row(
-        STAGE_NAMES[4],
+        STAGE_NAMES[5],
         t.elapsed(),
         &format!("{} files", kust.len()),
     );
@@ -965,10 +1032,10 @@ fn stages(spec: &Path) {
     let broken = trustc::verify::invariants::check(&policy, &all, None);
     if !broken.is_empty() {
         let (first, n) = diags(broken);
-        refused(5, t, first, n);
+        refused(6, t, first, n);
     }
     drop(all);
-    row(STAGE_NAMES[5], t.elapsed(), "");
+    row(STAGE_NAMES[6], t.elapsed(), "");
 
     let t = Instant::now();
     let header = trustc::write::header(&spec_path);
@@ -981,7 +1048,7 @@ fn stages(spec: &Path) {
     let tree = tree.with_manifest();
     let bytes: usize = tree.files.values().map(Vec::len).sum();
     row(
-        STAGE_NAMES[6],
+        STAGE_NAMES[7],
         t.elapsed(),
         &format!("{} files, {bytes} bytes", tree.files.len()),
     );
@@ -991,21 +1058,28 @@ fn stages(spec: &Path) {
     let t = Instant::now();
     let s = trustc::write::write(&tree, &out).expect("write");
     row(
-        STAGE_NAMES[7],
+        STAGE_NAMES[8],
         t.elapsed(),
         &format!("{} written", s.written),
     );
     let t = Instant::now();
     let s = trustc::write::write(&tree, &out).expect("write");
     row(
-        STAGE_NAMES[8],
+        STAGE_NAMES[9],
         t.elapsed(),
         &format!("{} unchanged", s.unchanged),
     );
     let t = Instant::now();
     let d = trustc::write::drift(&tree, &out).expect("drift");
-    row(STAGE_NAMES[9], t.elapsed(), &format!("{} differ", d.len()));
-    row(STAGE_NAMES[10], total.elapsed(), "");
+    row(STAGE_NAMES[10], t.elapsed(), &format!("{} differ", d.len()));
+    let (user, sys) = cpu_now();
+    println!(
+        "| {} | {:.3} | {:.2} | {:.2} | | |",
+        STAGE_NAMES[11],
+        total.elapsed().as_secs_f64(),
+        user - start_cpu.0,
+        sys - start_cpu.1
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -12,6 +12,7 @@ mod generate;
 mod hostile;
 mod map;
 mod mutations;
+mod perf;
 mod properties;
 mod rules;
 mod schema;

@@ -14,17 +14,35 @@ pub(crate) const INDEX: &str = "README.md";
 
 /// Compiles a validated spec into the output tree, in memory (render, verify, invariants). `Err` carries the
 /// diagnostics that refused the output.
+///
+/// One environment at a time (environments share no file and every check is per
+/// environment): its parsed documents are dropped once checked, and only the canonical text
+/// is kept. A refused environment recompiles the whole output stage by stage
+/// ([`compile_whole`]), so the diagnostics are those of every environment at the first
+/// stage that refuses.
 pub fn compile(
     valid: &crate::check::ValidSpec,
     spec_path: &str,
     templates: &TemplateSet,
 ) -> Result<Tree, Sink> {
-    let (tree, broken) = compile_for_review(valid, spec_path, templates)?;
-    if broken.is_empty() {
-        Ok(tree)
-    } else {
-        Err(broken)
+    let policy = model::resolve(valid, spec_path);
+    let header = write::header(&policy.spec_path);
+    let mut tree = Tree::default();
+    for index in 0..policy.environments.len() {
+        let Some(files) = compile_env(&policy, templates, index) else {
+            return match compile_whole(&policy, templates)? {
+                (tree, broken) if broken.is_empty() => Ok(tree),
+                (_, broken) => Err(broken),
+            };
+        };
+        for m in files {
+            let mut bytes = Vec::with_capacity(header.len() + m.yaml.len());
+            bytes.extend_from_slice(header.as_bytes());
+            bytes.extend_from_slice(m.yaml.as_bytes());
+            tree.files.insert(m.path, bytes);
+        }
     }
+    Ok(finish(&policy, tree))
 }
 
 /// Like [`compile`], but an output the security invariants refuse is still returned, with
@@ -36,8 +54,50 @@ pub(crate) fn compile_for_review(
     templates: &TemplateSet,
 ) -> Result<(Tree, Sink), Sink> {
     let policy = model::resolve(valid, spec_path);
+    compile_whole(&policy, templates)
+}
+
+/// The index of the tree for its reviewers (`README.md`: Markdown, not verified as YAML; no
+/// `kustomization.yaml` lists it, and `access`/`who-can` read only YAML), then the manifest.
+fn finish(policy: &model::Policy, mut tree: Tree) -> Tree {
+    let paths: Vec<&str> = tree.files.keys().map(String::as_str).collect();
+    let index = render::index::readme(policy, &paths);
+    tree.files.insert(INDEX.to_string(), index.into_bytes());
+    tree.with_manifest()
+}
+
+/// One environment (`policy.environments[index]`) through every stage of
+/// [`compile_whole`]; `None` when a stage refuses it.
+fn compile_env(
+    policy: &model::Policy,
+    templates: &TemplateSet,
+    index: usize,
+) -> Option<Vec<verify::Manifest>> {
+    let rendered = render::render_env(policy, templates, index).ok()?;
+    let mut verified = verify::verify_owned(rendered).ok()?;
+    let paths: Vec<String> = verified.iter().map(|m| m.path.clone()).collect();
+    let kust = render::kustomizations(&paths, templates).ok()?;
+    verified.extend(verify::verify_owned(kust).ok()?);
+    let reference = if templates.overridden.is_empty() {
+        None
+    } else {
+        Some(verify::invariants::reference_env(policy, index).ok()?)
+    };
+    let all: Vec<&verify::Manifest> = verified.iter().collect();
+    let reference: Option<Vec<&verify::Manifest>> = reference.as_ref().map(|r| r.iter().collect());
+    if !verify::invariants::check_env(policy, index, &all, reference.as_deref()).is_empty() {
+        return None;
+    }
+    Some(verified)
+}
+
+/// The whole output through each stage in turn (every environment rendered, then verified,
+/// then checked): what [`compile`] does one environment at a time, and the diagnostics it
+/// reports when an environment is refused. The invariants' diagnostics come back beside the
+/// tree (the caller refuses it); `Err` when a stage before them refuses.
+fn compile_whole(policy: &model::Policy, templates: &TemplateSet) -> Result<(Tree, Sink), Sink> {
     let mut sink = Sink::new();
-    let mut rendered = match render::render(&policy, templates) {
+    let mut rendered = match render::render(policy, templates) {
         Ok(r) => r,
         Err(errors) => {
             for e in errors {
@@ -81,7 +141,7 @@ pub(crate) fn compile_for_review(
     let reference = if templates.overridden.is_empty() {
         None
     } else {
-        match verify::invariants::reference(&policy) {
+        match verify::invariants::reference(policy) {
             Ok(r) => Some(r),
             Err(diags) => {
                 for d in diags {
@@ -92,7 +152,7 @@ pub(crate) fn compile_for_review(
         }
     };
     let reference: Option<Vec<&verify::Manifest>> = reference.as_ref().map(|r| r.iter().collect());
-    for d in verify::invariants::check(&policy, &all, reference.as_deref()) {
+    for d in verify::invariants::check(policy, &all, reference.as_deref()) {
         sink.push(d);
     }
     let header = write::header(&policy.spec_path);
@@ -102,12 +162,7 @@ pub(crate) fn compile_for_review(
         bytes.extend_from_slice(m.yaml.as_bytes());
         tree.files.insert(m.path, bytes);
     }
-    // The index of the tree for its reviewers: Markdown, not verified as YAML; no
-    // `kustomization.yaml` lists it, and `access`/`who-can` read only YAML.
-    let paths: Vec<&str> = tree.files.keys().map(String::as_str).collect();
-    let index = render::index::readme(&policy, &paths);
-    tree.files.insert(INDEX.to_string(), index.into_bytes());
-    Ok((tree.with_manifest(), sink))
+    Ok((finish(policy, tree), sink))
 }
 
 /// The spec's path as generated files record it: independent of the working directory and

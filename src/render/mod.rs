@@ -110,9 +110,30 @@ struct Job<'p> {
 /// Renders every file of the output tree except the per-directory kustomization.yaml files,
 /// which [`kustomizations`] adds once the set of files is known.
 pub fn render(policy: &Policy, set: &TemplateSet) -> Result<Vec<Rendered>, Vec<RenderError>> {
+    render_some(policy, set, None)
+}
+
+/// [`render`] for one environment only (`policy.environments[index]`): its tree and its
+/// Kyverno CLI tests, so that a caller can compile, check and drop one environment at a time.
+pub fn render_env(
+    policy: &Policy,
+    set: &TemplateSet,
+    index: usize,
+) -> Result<Vec<Rendered>, Vec<RenderError>> {
+    render_some(policy, set, Some(index))
+}
+
+fn render_some(
+    policy: &Policy,
+    set: &TemplateSet,
+    only: Option<usize>,
+) -> Result<Vec<Rendered>, Vec<RenderError>> {
     let env = environment(set).map_err(|e| vec![e])?;
     let mut jobs = Vec::new();
-    for e in &policy.environments {
+    for (ei, e) in policy.environments.iter().enumerate() {
+        if only.is_some_and(|o| o != ei) {
+            continue;
+        }
         let p = |rel: &str| format!("{}/{rel}", e.name);
         let mut list: Vec<(String, &'static str, Option<&Tenant>)> = vec![
             (
@@ -272,7 +293,14 @@ pub fn render(policy: &Policy, set: &TemplateSet) -> Result<Vec<Rendered>, Vec<R
     let envs: Vec<Value> = policy
         .environments
         .iter()
-        .map(|e| Value::from(minijinja::value::Serde(e)))
+        .enumerate()
+        .map(|(ei, e)| {
+            if only.is_some_and(|o| o != ei) {
+                Value::UNDEFINED
+            } else {
+                Value::from(minijinja::value::Serde(e))
+            }
+        })
         .collect();
     let env_index = |e: &Env| {
         policy

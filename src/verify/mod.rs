@@ -75,11 +75,24 @@ fn malformed(r: &Rendered, msg: String) -> Diagnostic {
     .help(OVERRIDE_HELP)
 }
 
-fn verify_one(r: &Rendered) -> Result<Option<Manifest>, Vec<Diagnostic>> {
-    let docs = parse_documents(&r.text).map_err(|e| vec![malformed(r, e)])?;
+fn verify_one(r: Rendered) -> Result<Option<Manifest>, Vec<Diagnostic>> {
+    let docs = parse_documents(&r.text).map_err(|e| vec![malformed(&r, e)])?;
     if docs.is_empty() {
         return Ok(None);
     }
+    let Rendered {
+        path,
+        template,
+        text,
+    } = r;
+    // The rendered text is not needed once parsed: free it before the canonical text is
+    // made, so that a file is never held three times (rendered, parsed, canonical).
+    drop(text);
+    let r = &Rendered {
+        path,
+        template,
+        text: String::new(),
+    };
     let mut diags = Vec::new();
     for (i, doc) in docs.iter().enumerate() {
         let Some(obj) = doc.as_object() else {
@@ -140,9 +153,10 @@ fn verify_one(r: &Rendered) -> Result<Option<Manifest>, Vec<Diagnostic>> {
         return Err(diags);
     }
     let yaml = docs.iter().map(emit).collect::<Vec<_>>().join("---\n");
+    let Rendered { path, template, .. } = r;
     Ok(Some(Manifest {
-        path: r.path.clone(),
-        template: r.template.clone(),
+        path: path.clone(),
+        template: template.clone(),
         docs,
         yaml,
     }))
@@ -150,7 +164,13 @@ fn verify_one(r: &Rendered) -> Result<Option<Manifest>, Vec<Diagnostic>> {
 
 /// Verifies every rendered file (in parallel); files that render no document are dropped.
 pub fn verify(rendered: &[Rendered]) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
-    let results: Vec<_> = rendered.par_iter().map(verify_one).collect();
+    verify_owned(rendered.to_vec())
+}
+
+/// [`verify`], consuming the rendered files: each file's text is freed as soon as it is
+/// parsed, so the peak holds the parsed and canonical forms, not the rendered text too.
+pub fn verify_owned(rendered: Vec<Rendered>) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+    let results: Vec<_> = rendered.into_par_iter().map(verify_one).collect();
     let mut out = Vec::with_capacity(results.len());
     let mut diags = Vec::new();
     for r in results {

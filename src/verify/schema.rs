@@ -202,6 +202,11 @@ pub(crate) fn check(doc: &Value) -> SchemaCheck {
         return SchemaCheck::UnknownKind;
     };
     let compiled = compiled(index);
+    // `is_valid` stops at the first failure and builds no error: the common case pays for
+    // no error collection; an invalid document is walked again to report every error.
+    if compiled.validator.is_valid(doc) {
+        return SchemaCheck::Valid;
+    }
     let mut errors: Vec<(String, String)> = Vec::new();
     for error in compiled.validator.iter_errors(doc) {
         let entry = describe(&compiled.schema, &error);

@@ -45,33 +45,62 @@ pub fn check(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for env in &policy.environments {
-        let prefix = format!("{}/", env.name);
-        let files = of_env(manifests, &prefix);
-        let rbac =
-            Manifests::from_documents(files.iter().map(|m| (m.path.as_str(), m.docs.as_slice())));
-        let docs: Vec<&Value> = files.iter().flat_map(|m| m.docs.iter()).collect();
-        let tenants = whole::tenant_index(env);
-        let index = RbacIndex::new(&files);
-        for t in &env.tenants {
-            tenant_grants(&mut out, env, t, &index.for_tenant(t, &rbac));
-        }
-        reconcilers(&mut out, env, &docs, &tenants);
-        sources(&mut out, policy, env, &docs, &tenants);
-        image_filters(&mut out, env, &docs);
-        other_service_accounts(&mut out, env, &docs, &tenants);
-        egress(&mut out, policy, env, &docs);
-        super::lockdown::check(&mut out, policy, env, &docs);
-        whole::sources(&mut out, policy, env, &docs, &tenants);
-        whole::pod_security(&mut out, policy, env, &docs, &tenants);
-        whole::tenant_network_policies(&mut out, env, &docs);
-        whole::reconciler_scope(&mut out, env, &docs, &tenants);
-        whole::lockdown_flags(&mut out, env, &docs);
-        whole::admission_enforced(&mut out, env, &docs);
-        if let Some(reference) = reference {
-            reference::compare(&mut out, env, &files, &of_env(reference, &prefix));
-        }
+        check_one(&mut out, policy, env, manifests, reference);
     }
     out
+}
+
+/// [`check`] for one environment (`policy.environments[index]`): the same checks, on the
+/// files of that environment among `manifests` (and of `reference`).
+pub fn check_env(
+    policy: &Policy,
+    index: usize,
+    manifests: &[&Manifest],
+    reference: Option<&[&Manifest]>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    check_one(
+        &mut out,
+        policy,
+        &policy.environments[index],
+        manifests,
+        reference,
+    );
+    out
+}
+
+fn check_one(
+    out: &mut Vec<Diagnostic>,
+    policy: &Policy,
+    env: &Env,
+    manifests: &[&Manifest],
+    reference: Option<&[&Manifest]>,
+) {
+    let prefix = format!("{}/", env.name);
+    let files = of_env(manifests, &prefix);
+    let rbac =
+        Manifests::from_documents(files.iter().map(|m| (m.path.as_str(), m.docs.as_slice())));
+    let docs: Vec<&Value> = files.iter().flat_map(|m| m.docs.iter()).collect();
+    let tenants = whole::tenant_index(env);
+    let index = RbacIndex::new(&files);
+    for t in &env.tenants {
+        tenant_grants(out, env, t, &index.for_tenant(t, &rbac));
+    }
+    reconcilers(out, env, &docs, &tenants);
+    sources(out, policy, env, &docs, &tenants);
+    image_filters(out, env, &docs);
+    other_service_accounts(out, env, &docs, &tenants);
+    egress(out, policy, env, &docs);
+    super::lockdown::check(out, policy, env, &docs);
+    whole::sources(out, policy, env, &docs, &tenants);
+    whole::pod_security(out, policy, env, &docs, &tenants);
+    whole::tenant_network_policies(out, env, &docs);
+    whole::reconciler_scope(out, env, &docs, &tenants);
+    whole::lockdown_flags(out, env, &docs);
+    whole::admission_enforced(out, env, &docs);
+    if let Some(reference) = reference {
+        reference::compare(out, env, &files, &of_env(reference, &prefix));
+    }
 }
 
 fn of_env<'a>(ms: &[&'a Manifest], prefix: &str) -> Vec<&'a Manifest> {
@@ -85,6 +114,15 @@ fn of_env<'a>(ms: &[&'a Manifest], prefix: &str) -> Vec<&'a Manifest> {
 /// its directory kustomizations. `Err` is a trustc bug (the embedded templates do not
 /// compile this policy), reported as such.
 pub fn reference(policy: &Policy) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+    reference_some(policy, None)
+}
+
+/// [`reference`] for one environment (`policy.environments[index]`).
+pub fn reference_env(policy: &Policy, index: usize) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+    reference_some(policy, Some(index))
+}
+
+fn reference_some(policy: &Policy, only: Option<usize>) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
     let set = crate::render::TemplateSet::embedded();
     let bug = |what: String| {
         Diagnostic::new(
@@ -93,16 +131,18 @@ pub fn reference(policy: &Policy) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
         )
         .help("this is a trustc bug: please report it with the spec")
     };
-    let rendered = crate::render::render(policy, &set)
-        .map_err(|es| es.into_iter().map(|e| bug(e.message)).collect::<Vec<_>>())?;
-    let mut verified = super::verify(&rendered)
+    let rendered = match only {
+        None => crate::render::render(policy, &set),
+        Some(i) => crate::render::render_env(policy, &set, i),
+    }
+    .map_err(|es| es.into_iter().map(|e| bug(e.message)).collect::<Vec<_>>())?;
+    let mut verified = super::verify_owned(rendered)
         .map_err(|ds| ds.into_iter().map(|d| bug(d.message)).collect::<Vec<_>>())?;
-    drop(rendered);
     let paths: Vec<String> = verified.iter().map(|m| m.path.clone()).collect();
     let kust = crate::render::kustomizations(&paths, &set)
         .map_err(|es| es.into_iter().map(|e| bug(e.message)).collect::<Vec<_>>())?;
     verified.extend(
-        super::verify(&kust)
+        super::verify_owned(kust)
             .map_err(|ds| ds.into_iter().map(|d| bug(d.message)).collect::<Vec<_>>())?,
     );
     // Only the documents are compared: drop the canonical text (a third of the memory).
@@ -401,7 +441,21 @@ fn qualified(group: &str, resource: &str) -> String {
     }
 }
 
+thread_local! {
+    /// Document field look-ups made by the invariants on this thread: the steps that
+    /// `tests/perf.rs` counts to assert linear growth, whatever the machine's speed.
+    static LOOKUPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Document field look-ups the invariants have made on this thread so far (the checks run on
+/// the caller's thread). For the linear-growth test.
+#[doc(hidden)]
+pub fn lookups() -> u64 {
+    LOOKUPS.with(std::cell::Cell::get)
+}
+
 fn field<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    LOOKUPS.with(|c| c.set(c.get() + 1));
     path.iter().try_fold(doc, |v, k| v.get(*k))
 }
 
