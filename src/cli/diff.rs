@@ -260,6 +260,9 @@ pub(super) fn cmd_diff(a: &DiffArgs) -> i32 {
                 Ok((path, rel)) => (path, format!("{rev}:{rel}")),
                 Err(e) => {
                     eprintln!("error: cannot read the base spec from git: {e}");
+                    eprintln!(
+                        "help: REF is a git revision of the repository holding the spec (`HEAD`, `main`, a commit); in CI, fetch the target branch first (`git fetch origin main`, then `--base origin/main`)"
+                    );
                     return EXIT_USAGE;
                 }
             }
