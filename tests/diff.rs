@@ -76,11 +76,7 @@ allowed_kinds = ["apps/Deployment", "Service"]
 
 /// `dir/trust.toml` with `text` and the example's keys beside it.
 fn write_spec(dir: &Path, text: &str) -> PathBuf {
-    std::fs::create_dir_all(dir.join("keys")).unwrap();
-    for e in std::fs::read_dir(root().join("policy-spec/keys")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.join("keys").join(e.file_name())).unwrap();
-    }
+    crate::support::copy_example_keys(dir);
     let spec = dir.join("trust.toml");
     std::fs::write(&spec, text).unwrap();
     spec

@@ -3,18 +3,14 @@
 
 use std::path::Path;
 
-use crate::support::{TEST_NOW, root};
+use crate::support::TEST_NOW;
 
 pub(super) fn spec_with_tenants(
     dir: &Path,
     n: usize,
     unsigned_registry: bool,
 ) -> std::path::PathBuf {
-    std::fs::create_dir_all(dir.join("keys")).unwrap();
-    for e in std::fs::read_dir(root().join("policy-spec/keys")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.join("keys").join(e.file_name())).unwrap();
-    }
+    crate::support::copy_example_keys(dir);
     let mut text = String::from(
         r#"version = 1
 [flux]

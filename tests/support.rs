@@ -33,3 +33,14 @@ pub(crate) fn front(path: &Path, ctx: &Context) -> (SourceMap, Vec<Diagnostic>, 
     let failed = sink.has_errors();
     (map, sink.into_sorted(), if failed { None } else { valid })
 }
+
+/// Copies the example's key files (`policy-spec/keys/*`) into `dir/keys/`, so a spec written
+/// in `dir` finds them (trustc reads keys only from inside the spec's repository).
+pub(crate) fn copy_example_keys(dir: &Path) {
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for e in std::fs::read_dir(root().join("policy-spec/keys")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), keys.join(e.file_name())).unwrap();
+    }
+}
