@@ -11,6 +11,7 @@
 //!
 //! This is the only module that depends on the YAML crate and on jsonschema.
 
+mod fast;
 pub mod invariants;
 mod lockdown;
 mod schema;
@@ -32,7 +33,19 @@ pub struct Manifest {
 }
 
 /// Parses YAML text into its documents (empty documents dropped).
+///
+/// Texts in the subset trustc's templates render are read by [`fast::parse`], which gives
+/// the same documents as the full parser (tested); every other text, and every error, comes
+/// from serde-saphyr.
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+    if let Some(docs) = fast::parse(text) {
+        return Ok(docs);
+    }
+    parse_documents_full(text)
+}
+
+/// [`parse_documents`] by serde-saphyr only.
+fn parse_documents_full(text: &str) -> Result<Vec<Value>, String> {
     // The text is trustc's own rendering (alias limits still apply to overrides); the
     // event-budget pre-scan and error snippets would double the cost of every parse.
     let options = serde_saphyr::options! {
