@@ -18,7 +18,7 @@ mod schema;
 
 use rayon::prelude::*;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use crate::diag::{Code, Diagnostic};
 use crate::render::Rendered;
@@ -194,34 +194,27 @@ pub fn verify_owned(rendered: Vec<Rendered>) -> Result<Vec<Manifest>, Vec<Diagno
         }
     }
     // No object twice within one environment tree.
-    let mut seen: BTreeMap<(String, String, String, String, String), String> = BTreeMap::new();
+    let mut seen: HashMap<(&str, &str, &str, &str, &str), &str> = HashMap::new();
     for m in &out {
-        let env = m.path.split('/').next().unwrap_or("").to_string();
+        let env = m.path.split('/').next().unwrap_or("");
+        if env == crate::render::KYVERNO_TESTS {
+            continue;
+        }
         for d in &m.docs {
-            let get = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let get = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
             let meta = |k: &str| {
                 d.get("metadata")
                     .and_then(|x| x.get(k))
                     .and_then(Value::as_str)
                     .unwrap_or("")
-                    .to_string()
             };
-            let group = get("apiVersion")
-                .rsplit_once('/')
-                .map_or(String::new(), |(g, _)| g.to_string());
-            if get("apiVersion").starts_with("kustomize.config.k8s.io")
-                || env == crate::render::KYVERNO_TESTS
-            {
+            let api = get("apiVersion");
+            if api.starts_with("kustomize.config.k8s.io") {
                 continue;
             }
-            let key = (
-                env.clone(),
-                group,
-                get("kind"),
-                meta("namespace"),
-                meta("name"),
-            );
-            if let Some(first) = seen.insert(key.clone(), m.path.clone()) {
+            let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+            let key = (env, group, get("kind"), meta("namespace"), meta("name"));
+            if let Some(first) = seen.insert(key, &m.path) {
                 diags.push(Diagnostic::new(
                     Code::DuplicateObject,
                     format!(

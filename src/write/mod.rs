@@ -25,6 +25,7 @@
 
 pub mod fsx;
 
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -404,23 +405,31 @@ pub fn drift_in(tree: &Tree, out: Option<&Output>) -> Result<Vec<Drift>, WriteEr
             drift.push(Drift::NotRegular(rel.clone(), *kind));
         }
     }
-    for (rel, bytes) in &tree.files {
-        components(rel)?;
-        match entries.get(rel).copied().unwrap_or(Kind::Missing) {
-            Kind::Missing => drift.push(Drift::Missing(rel.clone())),
-            Kind::File => match out.read(rel) {
-                Ok(Some(old)) if old == *bytes => {}
-                Ok(Some(_)) | Err(fsx::ReadError::TooLarge(..)) => {
-                    drift.push(Drift::Changed(rel.clone()))
-                }
-                Ok(None) => drift.push(Drift::Missing(rel.clone())),
-                Err(fsx::ReadError::NotRegular(k)) => drift.push(Drift::NotRegular(rel.clone(), k)),
-                Err(fsx::ReadError::Io(e)) => return Err(io_at(&out.shown(rel), false)(e)),
-            },
-            Kind::Dir => drift.push(Drift::NotRegular(rel.clone(), Kind::Dir)),
-            // Already reported above.
-            Kind::Symlink | Kind::Special => {}
-        }
+    // Files read in parallel; the drift (and the first error) in path order.
+    let found: Vec<Result<Option<Drift>, WriteError>> = tree
+        .files
+        .par_iter()
+        .map(|(rel, bytes)| -> Result<Option<Drift>, WriteError> {
+            components(rel)?;
+            Ok(match entries.get(rel).copied().unwrap_or(Kind::Missing) {
+                Kind::Missing => Some(Drift::Missing(rel.clone())),
+                Kind::File => match out.read(rel) {
+                    Ok(Some(old)) if old == *bytes => None,
+                    Ok(Some(_)) | Err(fsx::ReadError::TooLarge(..)) => {
+                        Some(Drift::Changed(rel.clone()))
+                    }
+                    Ok(None) => Some(Drift::Missing(rel.clone())),
+                    Err(fsx::ReadError::NotRegular(k)) => Some(Drift::NotRegular(rel.clone(), k)),
+                    Err(fsx::ReadError::Io(e)) => return Err(io_at(&out.shown(rel), false)(e)),
+                },
+                Kind::Dir => Some(Drift::NotRegular(rel.clone(), Kind::Dir)),
+                // Already reported above.
+                Kind::Symlink | Kind::Special => None,
+            })
+        })
+        .collect();
+    for f in found {
+        drift.extend(f?);
     }
     for (rel, digest) in out.manifest() {
         if tree.files.contains_key(&rel) {
@@ -710,31 +719,42 @@ pub fn write_in(tree: &Tree, out: &Output) -> Result<Stats, WriteError> {
             entries: bad,
         });
     }
-    // Decide what changes, reading only.
+    // Decide what changes, reading only (files read in parallel; errors reported in path
+    // order, as a sequential pass would).
+    let decided: Vec<Result<bool, WriteError>> = tree
+        .files
+        .par_iter()
+        .map(|(rel, bytes)| -> Result<bool, WriteError> {
+            let parts = components(rel)?;
+            for i in 1..parts.len() {
+                let dir = parts[..i].join("/");
+                if matches!(entries.get(&dir), Some(Kind::File)) {
+                    return Err(WriteError::Blocked {
+                        path: out.shown(&dir),
+                        what: format!("a file stands where the directory of `{rel}` belongs"),
+                    });
+                }
+            }
+            Ok(match entries.get(rel) {
+                Some(Kind::Dir) => {
+                    return Err(WriteError::Blocked {
+                        path: out.shown(rel),
+                        what: "a directory stands where the file belongs".into(),
+                    });
+                }
+                Some(Kind::File) => {
+                    !matches!(out.read(rel), Ok(Some(existing)) if existing == *bytes)
+                }
+                _ => true,
+            })
+        })
+        .collect();
     let mut changed: Vec<(&String, &Vec<u8>)> = Vec::new();
-    for (rel, bytes) in &tree.files {
-        let parts = components(rel)?;
-        for i in 1..parts.len() {
-            let dir = parts[..i].join("/");
-            if matches!(entries.get(&dir), Some(Kind::File)) {
-                return Err(WriteError::Blocked {
-                    path: out.shown(&dir),
-                    what: format!("a file stands where the directory of `{rel}` belongs"),
-                });
-            }
-        }
-        match entries.get(rel) {
-            Some(Kind::Dir) => {
-                return Err(WriteError::Blocked {
-                    path: out.shown(rel),
-                    what: "a directory stands where the file belongs".into(),
-                });
-            }
-            Some(Kind::File) => match out.read(rel) {
-                Ok(Some(existing)) if existing == *bytes => stats.unchanged += 1,
-                _ => changed.push((rel, bytes)),
-            },
-            _ => changed.push((rel, bytes)),
+    for ((rel, bytes), d) in tree.files.iter().zip(decided) {
+        if d? {
+            changed.push((rel, bytes));
+        } else {
+            stats.unchanged += 1;
         }
     }
     let mut deletes = Vec::new();

@@ -5,6 +5,7 @@
 mod reference;
 mod whole;
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine as _;
@@ -83,24 +84,47 @@ fn check_one(
     let docs: Vec<&Value> = files.iter().flat_map(|m| m.docs.iter()).collect();
     let tenants = whole::tenant_index(env);
     let index = RbacIndex::new(&files);
-    for t in &env.tenants {
-        tenant_grants(out, env, t, &index.for_tenant(t, &rbac));
-    }
-    reconcilers(out, env, &docs, &tenants);
-    sources(out, policy, env, &docs, &tenants);
-    image_filters(out, env, &docs);
-    other_service_accounts(out, env, &docs, &tenants);
-    egress(out, policy, env, &docs);
-    super::lockdown::check(out, policy, env, &docs);
-    whole::sources(out, policy, env, &docs, &tenants);
-    whole::pod_security(out, policy, env, &docs, &tenants);
-    whole::tenant_network_policies(out, env, &docs);
-    whole::reconciler_scope(out, env, &docs, &tenants);
-    whole::lockdown_flags(out, env, &docs);
-    whole::admission_enforced(out, env, &docs);
-    if let Some(reference) = reference {
-        reference::compare(out, env, &files, &of_env(reference, &prefix));
-    }
+    // The checks read the same documents and write only their own diagnostics: they run in
+    // parallel, each into its own list, and the lists join in this fixed order (the same
+    // diagnostics, in the same order, as one after the other).
+    let per_tenant: Vec<Vec<Diagnostic>> = env
+        .tenants
+        .par_iter()
+        .map(|t| {
+            let mut d = Vec::new();
+            tenant_grants(&mut d, env, t, &index.for_tenant(t, &rbac));
+            d
+        })
+        .collect();
+    out.extend(per_tenant.into_iter().flatten());
+    let checks: [&(dyn Fn(&mut Vec<Diagnostic>) + Sync); 13] = [
+        &|o| reconcilers(o, env, &docs, &tenants),
+        &|o| sources(o, policy, env, &docs, &tenants),
+        &|o| image_filters(o, env, &docs),
+        &|o| other_service_accounts(o, env, &docs, &tenants),
+        &|o| egress(o, policy, env, &docs),
+        &|o| super::lockdown::check(o, policy, env, &docs),
+        &|o| whole::sources(o, policy, env, &docs, &tenants),
+        &|o| whole::pod_security(o, policy, env, &docs, &tenants),
+        &|o| whole::tenant_network_policies(o, env, &docs),
+        &|o| whole::reconciler_scope(o, env, &docs, &tenants),
+        &|o| whole::lockdown_flags(o, env, &docs),
+        &|o| whole::admission_enforced(o, env, &docs),
+        &|o| {
+            if let Some(reference) = reference {
+                reference::compare(o, env, &files, &of_env(reference, &prefix));
+            }
+        },
+    ];
+    let found: Vec<Vec<Diagnostic>> = checks
+        .par_iter()
+        .map(|check| {
+            let mut d = Vec::new();
+            check(&mut d);
+            d
+        })
+        .collect();
+    out.extend(found.into_iter().flatten());
 }
 
 fn of_env<'a>(ms: &[&'a Manifest], prefix: &str) -> Vec<&'a Manifest> {
