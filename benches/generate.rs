@@ -28,7 +28,10 @@
 //! - `TRUSTC_BENCH_TIMEOUT`: seconds before one child run is killed (default 120);
 //! - `TRUSTC_BENCH_DIR`: scratch directory (default `target/tmp/trustc-bench`), removed at the end
 //!   unless `TRUSTC_BENCH_KEEP=1`;
-//! - `TRUSTC_BENCH_BIN`: the trustc binary to time (default: the one cargo built for this bench).
+//! - `TRUSTC_BENCH_BIN`: the trustc binary to time (default: the one cargo built for this bench);
+//! - `TRUSTC_BENCH_PEERS`: the peers' folder (`bench-peers`, after its `setup.sh`; its tools
+//!   from `PEERS_TOOLS`): `helm template` of the same tenants is timed too, alternating with
+//!   `regenerate` run by run, and the N=1000 target is judged on the paired ratios.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -145,6 +148,9 @@ struct Config {
     timeout: u64,
     dir: PathBuf,
     bin: PathBuf,
+    /// `TRUSTC_BENCH_PEERS`: the peers' folder (`bench-peers`, set up by its `setup.sh`), to
+    /// time `helm template` on the same tenants, alternating with trustc run by run.
+    peers: Option<PathBuf>,
 }
 
 impl Config {
@@ -172,12 +178,14 @@ impl Config {
             || PathBuf::from(env!("CARGO_BIN_EXE_trustc")),
             PathBuf::from,
         );
+        let peers = var("TRUSTC_BENCH_PEERS").map(PathBuf::from);
         Config {
             ns,
             runs: runs.max(1),
             timeout,
             dir,
             bin,
+            peers,
         }
     }
 }
@@ -420,6 +428,9 @@ enum Mode {
     Fresh,
     Regenerate,
     Check,
+    /// `helm template` of the peers' chart on the same tenants (`bench-peers/helm/run.sh`),
+    /// run alternately with `regenerate` when `TRUSTC_BENCH_PEERS` is set.
+    Helm,
 }
 
 impl Mode {
@@ -428,6 +439,7 @@ impl Mode {
             Mode::Fresh => "generate, fresh dir",
             Mode::Regenerate => "generate, unchanged tree",
             Mode::Check => "generate --check, unchanged",
+            Mode::Helm => "peer: helm template (bench-peers)",
         }
     }
 }
@@ -627,12 +639,53 @@ fn end_to_end(cfg: &Config, tools: &Tools, bin: &Path, n: usize, spec: &Path) ->
         note: None,
         counts: Some(counts),
     };
+    let mut helm_row = Row {
+        n,
+        mode: Some(Mode::Helm),
+        runs: Vec::new(),
+        note: None,
+        counts: None,
+    };
+    // `helm/run.sh N E OUTDIR`: the peers' own input (`gen_data.py`, the same tenants), one
+    // output stream; the tools from `bench-peers/setup.sh` (`PEERS_TOOLS`).
+    let helm = |peers: &Path, n: usize, base: &Path| -> Run {
+        let out = base.join("helm");
+        std::fs::create_dir_all(&out).expect("create the helm output dir");
+        let data = cfg.dir.join("peers-data");
+        let script = peers.join("helm/run.sh");
+        let args = [
+            script.display().to_string(),
+            n.to_string(),
+            "3".into(),
+            out.display().to_string(),
+        ];
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_child(
+            tools,
+            cfg.timeout,
+            Path::new("bash"),
+            &refs,
+            &[("PEERS_DATA_DIR", &data.display().to_string())],
+        )
+    };
     if !timed_out {
         let w1 = go(&tree, false);
         progress("regenerate (warm-up)", &w1);
         let w2 = go(&tree, true);
         progress("check (warm-up)", &w2);
+        if let Some(peers) = &cfg.peers {
+            let w = helm(peers, n, &base);
+            progress("helm (warm-up)", &w);
+            if w.outcome != Outcome::Ok {
+                helm_row.note = Some(format!("helm failed: {}", w.stderr.trim()));
+            }
+        }
         for _ in 0..cfg.runs {
+            if let (Some(peers), None) = (&cfg.peers, &helm_row.note) {
+                let r = helm(peers, n, &base);
+                progress("helm", &r);
+                helm_row.runs.push(r);
+            }
             for (row, is_check) in [(&mut regen, false), (&mut check, true)] {
                 if row.note.is_some() {
                     continue;
@@ -657,7 +710,11 @@ fn end_to_end(cfg: &Config, tools: &Tools, bin: &Path, n: usize, spec: &Path) ->
         check.note = Some("skipped: fresh run exceeded the timeout".into());
     }
     let _ = std::fs::remove_dir_all(&base);
-    (vec![fresh, regen, check], timed_out)
+    let mut rows = vec![fresh, regen, check];
+    if cfg.peers.is_some() {
+        rows.push(helm_row);
+    }
+    (rows, timed_out)
 }
 
 fn median(mut xs: Vec<f64>) -> Option<f64> {
@@ -748,41 +805,67 @@ fn print_table(rows: &[Row]) {
 }
 
 fn print_verdicts(cfg: &Config, rows: &[Row]) {
-    println!("\n### Targets\n");
+    println!("\n### Targets (issue 11: over an existing tree, 3 environments)\n");
     let find = |n: usize, m: Mode| rows.iter().find(|r| r.n == n && r.mode == Some(m));
     let verdict = |b: bool| if b { "met" } else { "NOT met" };
-    let big = 5000;
-    match find(big, Mode::Fresh) {
-        Some(r) => {
-            let w = r.median_wall();
-            let killed = r.runs.iter().any(|x| x.outcome == Outcome::TimedOut);
-            let time_v = match (w, killed) {
-                (Some(w), false) => format!("{w:.3} s: {}", verdict(w < 2.0)),
-                _ if killed => format!("killed after {} s: NOT met", cfg.timeout),
-                _ => "no figure".into(),
-            };
-            println!("- N={big} x 3 envs end to end (fresh) < 2 s: {time_v}");
-            match r.max_rss_kib() {
-                Some(k) if !killed => {
-                    let mb = k as f64 * 1024.0 / 1e6;
-                    println!("- peak RSS < 500 MB: {mb:.0} MB: {}", verdict(mb < 500.0));
-                }
-                Some(k) => println!(
-                    "- peak RSS < 500 MB: {:.0} MB when killed (a lower bound)",
-                    k as f64 * 1024.0 / 1e6
-                ),
-                None => println!("- peak RSS < 500 MB: n/a (no /usr/bin/time)"),
-            }
+    let regen = |n: usize| find(n, Mode::Regenerate).and_then(Row::median_wall);
+    match regen(100) {
+        Some(w) => println!("- N=100 under 0.15 s wall: {w:.3} s: {}", verdict(w < 0.15)),
+        None => println!("- N=100 under 0.15 s wall: not measured"),
+    }
+    match (find(1000, Mode::Regenerate), find(1000, Mode::Helm)) {
+        (Some(t), Some(h)) if !t.runs.is_empty() && !h.runs.is_empty() => {
+            // Paired run by run: round k of helm against round k of trustc.
+            let pairs: Vec<f64> = t
+                .runs
+                .iter()
+                .zip(&h.runs)
+                .filter(|(a, b)| a.outcome == Outcome::Ok && b.outcome == Outcome::Ok)
+                .map(|(a, b)| a.wall / b.wall)
+                .collect();
+            let ratio = median(pairs.clone()).unwrap_or(f64::NAN);
+            println!(
+                "- N=1000 trustc <= 0.2 x helm (stretch 0.05): paired ratios {} (median {ratio:.2}): {}{}",
+                pairs
+                    .iter()
+                    .map(|r| format!("{r:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                verdict(ratio <= 0.2),
+                if ratio <= 0.05 { ", stretch met" } else { "" }
+            );
         }
-        None => match rows.iter().find(|r| r.n == big) {
-            Some(r) => println!(
-                "- N={big} end to end < 2 s and < 500 MB: no figure ({})",
+        _ => println!(
+            "- N=1000 trustc <= 0.2 x helm: not measured (set TRUSTC_BENCH_PEERS to bench-peers after its setup.sh, with 1000 in TRUSTC_BENCH_N)"
+        ),
+    }
+    match (regen(1000), find(5000, Mode::Regenerate)) {
+        (Some(w1), Some(r)) => match r.median_wall() {
+            Some(w5) => {
+                println!(
+                    "- N=5000 <= 5.5 x N=1000: {w5:.3} s / {w1:.3} s = {:.2}: {}",
+                    w5 / w1,
+                    verdict(w5 <= 5.5 * w1)
+                );
+                match r.max_rss_kib() {
+                    Some(k) => {
+                        let mb = k as f64 * 1024.0 / 1e6;
+                        println!(
+                            "- N=5000 peak RSS <= 500 MB: {mb:.0} MB: {}",
+                            verdict(mb <= 500.0)
+                        );
+                    }
+                    None => println!("- N=5000 peak RSS <= 500 MB: n/a (no /usr/bin/time)"),
+                }
+            }
+            None => println!(
+                "- N=5000: no figure ({})",
                 r.note.as_deref().unwrap_or("not run")
             ),
-            None => println!(
-                "- N={big} end to end < 2 s and < 500 MB: not measured (N={big} not in TRUSTC_BENCH_N)"
-            ),
         },
+        _ => println!(
+            "- N=5000 <= 5.5 x N=1000, peak <= 500 MB: not measured (needs 1000 and 5000 in TRUSTC_BENCH_N)"
+        ),
     }
     // Linearity between consecutive measured N: fresh (file-system bound, noisy) and over the
     // unchanged tree (compute bound).

@@ -4,3 +4,6 @@ fn main() {
     let code = trustc::cli::run(std::env::args_os());
     std::process::exit(code);
 }
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

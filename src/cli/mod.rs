@@ -11,7 +11,7 @@ mod reference;
 pub use init::init;
 pub use reference::spec_reference;
 
-pub use generate::compile;
+pub use generate::{compile, compile_against};
 
 pub use args::*;
 

@@ -146,7 +146,7 @@ impl<'a> Parser<'a> {
     }
 
     fn mapping(&mut self, indent: usize, depth: usize) -> Option<Value> {
-        let mut map = Map::new();
+        let mut entries: Vec<(String, Value)> = Vec::new();
         while let Some(line) = self.peek() {
             if line.indent < indent {
                 break;
@@ -171,12 +171,9 @@ impl<'a> Parser<'a> {
                 self.no_continuation(indent)?;
                 v
             };
-            if map.contains_key(&key) {
-                return None;
-            }
-            map.insert(key, value);
+            entries.push((key, value));
         }
-        Some(Value::Object(map))
+        exact_map(entries).map(Value::Object)
     }
 
     fn sequence(&mut self, indent: usize, depth: usize) -> Option<Value> {
@@ -206,8 +203,22 @@ impl<'a> Parser<'a> {
                 self.no_continuation(indent)?;
             }
         }
+        items.shrink_to_fit();
         Some(Value::Array(items))
     }
+}
+
+/// A map of exactly these entries, allocated to their number (a document is held until the
+/// invariants have read it: growth slack would be most of its memory); `None` on a
+/// duplicate key.
+fn exact_map(entries: Vec<(String, Value)>) -> Option<Map<String, Value>> {
+    let mut map = Map::with_capacity(entries.len());
+    for (k, v) in entries {
+        if map.insert(k, v).is_some() {
+            return None;
+        }
+    }
+    Some(map)
 }
 
 /// `key: rest` or `key:` (rest empty): the key (a plain word or a JSON string) and what
@@ -431,17 +442,18 @@ impl<'de> Visitor<'de> for StrictVisitor {
         while let Some(Strict(v)) = seq.next_element()? {
             items.push(v);
         }
+        items.shrink_to_fit();
         Ok(Strict(Value::Array(items)))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Strict, A::Error> {
-        let mut map = Map::new();
+        let mut entries = Vec::new();
         while let Some(key) = access.next_key::<String>()? {
             let Strict(v) = access.next_value()?;
-            if map.insert(key, v).is_some() {
-                return Err(de::Error::custom("duplicate key"));
-            }
+            entries.push((key, v));
         }
-        Ok(Strict(Value::Object(map)))
+        exact_map(entries)
+            .map(|m| Strict(Value::Object(m)))
+            .ok_or_else(|| de::Error::custom("duplicate key"))
     }
 }
 

@@ -183,12 +183,37 @@ pub fn verify(rendered: &[Rendered]) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
 /// [`verify`], consuming the rendered files: each file's text is freed as soon as it is
 /// parsed, so the peak holds the parsed and canonical forms, not the rendered text too.
 pub fn verify_owned(rendered: Vec<Rendered>) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
-    let results: Vec<_> = rendered.into_par_iter().map(verify_one).collect();
+    verify_each(rendered, |_| ()).map(|v| v.into_iter().map(|(m, ())| m).collect())
+}
+
+/// [`verify_owned`], calling `each` on every verified file as soon as it is verified (in
+/// parallel, on the worker that verified it), so that a caller can take what it keeps (the
+/// canonical text, say) and free what it does not before the next files are parsed. The
+/// duplicate-object check runs afterwards, on the documents `each` left.
+pub fn verify_each<T: Send>(
+    rendered: Vec<Rendered>,
+    each: impl Fn(&mut Manifest) -> T + Sync,
+) -> Result<Vec<(Manifest, T)>, Vec<Diagnostic>> {
+    let results: Vec<_> = rendered
+        .into_par_iter()
+        .map(|r| {
+            verify_one(r).map(|m| {
+                m.map(|mut m| {
+                    let t = each(&mut m);
+                    (m, t)
+                })
+            })
+        })
+        .collect();
     let mut out = Vec::with_capacity(results.len());
+    let mut kept = Vec::with_capacity(results.len());
     let mut diags = Vec::new();
     for r in results {
         match r {
-            Ok(Some(m)) => out.push(m),
+            Ok(Some((m, t))) => {
+                out.push(m);
+                kept.push(t);
+            }
             Ok(None) => {}
             Err(d) => diags.extend(d),
         }
@@ -226,7 +251,7 @@ pub fn verify_owned(rendered: Vec<Rendered>) -> Result<Vec<Manifest>, Vec<Diagno
         }
     }
     if diags.is_empty() {
-        Ok(out)
+        Ok(out.into_iter().zip(kept).collect())
     } else {
         Err(diags)
     }

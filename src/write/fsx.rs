@@ -231,6 +231,37 @@ pub fn read_at(dir: impl AsFd, name: &str) -> Result<Option<Vec<u8>>, ReadError>
     read_at_max(dir, name, MAX_FILE_BYTES)
 }
 
+/// Reads `rel` (a `/`-separated path below `root`) in one `openat2` call that refuses a
+/// link at every component and any path leaving `root` (Linux 5.6+:
+/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`), then as
+/// [`read_handle_max`]: the same guarantees as walking the components one `openat` at a
+/// time, in one system call instead of one per directory. `None` when the kernel (or a
+/// seccomp filter) offers no `openat2`, or the open fails for any reason other than a missing
+/// file: the caller then takes the component-by-component path, which reports what is there.
+pub fn read_beneath_max(
+    root: impl AsFd,
+    rel: &str,
+    max: u64,
+) -> Option<Result<Option<Vec<u8>>, ReadError>> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::ResolveFlags;
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let resolve =
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        match rustix::fs::openat2(root.as_fd(), rel, flags, Mode::empty(), resolve) {
+            Ok(fd) => Some(read_handle_max(fd, max).map(Some)),
+            Err(rustix::io::Errno::NOENT) => Some(Ok(None)),
+            Err(_) => None,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (root, rel, max);
+        None
+    }
+}
+
 /// [`read_at`] with another bound.
 pub fn read_at_max(dir: impl AsFd, name: &str, max: u64) -> Result<Option<Vec<u8>>, ReadError> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;

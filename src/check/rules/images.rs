@@ -273,10 +273,27 @@ fn may_contain(h: &regex_syntax::hir::Hir, ch: char) -> bool {
 
 /// Compiles a pattern and requires `^…$`; returns the regex when it compiles.
 fn pattern(c: &mut Checker<'_>, p: &Sp<String>, what: &str) -> Option<regex::Regex> {
-    let re = match regex::Regex::new(&p.value) {
+    // Fleets repeat a handful of tag patterns across thousands of images: each distinct
+    // pattern is compiled and judged once per run (the diagnostics are still per use).
+    type Judged = (Result<regex::Regex, String>, bool);
+    thread_local! {
+        static COMPILED: std::cell::RefCell<std::collections::HashMap<String, Judged>> =
+            Default::default();
+    }
+    let (compiled, anchored) = COMPILED.with(|m| {
+        m.borrow_mut()
+            .entry(p.value.clone())
+            .or_insert_with(|| {
+                (
+                    regex::Regex::new(&p.value).map_err(|e| e.to_string()),
+                    is_anchored(&p.value),
+                )
+            })
+            .clone()
+    });
+    let re = match compiled {
         Ok(re) => re,
-        Err(e) => {
-            let msg = e.to_string();
+        Err(msg) => {
             let last = msg.lines().last().unwrap_or("invalid").trim().to_string();
             c.push(
                 Diagnostic::new(
@@ -289,7 +306,7 @@ fn pattern(c: &mut Checker<'_>, p: &Sp<String>, what: &str) -> Option<regex::Reg
             return None;
         }
     };
-    if !is_anchored(&p.value) {
+    if !anchored {
         c.push(
             Diagnostic::new(Code::UnanchoredPattern, format!("{what} `{}` is not anchored", p.value))
                 .at(p.span.clone(), "every alternative must start with `^` and end with `$`")

@@ -219,11 +219,16 @@ fn overlaps(c: &mut Checker<'_>) {
                 span: &t.path.span,
             });
         }
+        // Only syncs of one repository can overlap: each sync is compared with the earlier
+        // ones of its own repository (linear in tenants when each has its own; a monorepo
+        // compares its syncs pairwise, as before).
+        let mut by_repo: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        for (i, s) in syncs.iter().enumerate() {
+            by_repo.entry(s.repo.as_str()).or_default().push(i);
+        }
         for (i, b) in syncs.iter().enumerate() {
-            for a in &syncs[..i] {
-                if a.repo != b.repo {
-                    continue;
-                }
+            let same_repo = &by_repo[b.repo.as_str()];
+            for a in same_repo.iter().take_while(|&&j| j < i).map(|&j| &syncs[j]) {
                 // Point at whichever of the two is written later in the file.
                 let (a, b) = if a.span.range.start > b.span.range.start {
                     (b, a)

@@ -97,7 +97,8 @@ fn check_one(
         })
         .collect();
     out.extend(per_tenant.into_iter().flatten());
-    let checks: [&(dyn Fn(&mut Vec<Diagnostic>) + Sync); 13] = [
+    type Check<'c> = &'c (dyn Fn(&mut Vec<Diagnostic>) + Sync);
+    let checks: [Check<'_>; 13] = [
         &|o| reconcilers(o, env, &docs, &tenants),
         &|o| sources(o, policy, env, &docs, &tenants),
         &|o| image_filters(o, env, &docs),
