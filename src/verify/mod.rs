@@ -11,6 +11,7 @@
 //!
 //! This is the only module that depends on the YAML crate and on jsonschema.
 
+mod emit;
 mod fast;
 pub mod invariants;
 mod lockdown;
@@ -66,7 +67,15 @@ fn parse_documents_full(text: &str) -> Result<Vec<Value>, String> {
 /// plain, else quoted. The admission model writes every CEL expression that lists tenants
 /// one tenant a line (`model::admission`), so it is always a literal block, kept line for
 /// line: adding a tenant adds its lines and never refolds the expression.
+///
+/// Documents in the shape trustc's templates give are written by [`emit::emit`], which
+/// writes the same bytes (tested); every other document by serde-saphyr.
 pub fn emit(doc: &Value) -> String {
+    emit::emit(doc).unwrap_or_else(|| emit_full(doc))
+}
+
+/// [`emit`] by serde-saphyr only.
+fn emit_full(doc: &Value) -> String {
     let options = serde_saphyr::ser_options! {
         prefer_block_scalars: true,
         folded_wrap_chars: 80,
