@@ -302,6 +302,30 @@ fn render_some(
             }
         })
         .collect();
+    // Each tenant's context once, shared by its dozen files (by address: jobs borrow the
+    // tenants of `policy`).
+    let tenant_values: std::collections::HashMap<usize, Value> = policy
+        .environments
+        .iter()
+        .enumerate()
+        .filter(|(ei, _)| only.is_none_or(|o| o == *ei))
+        .flat_map(|(_, e)| e.tenants.iter())
+        .collect::<Vec<&Tenant>>()
+        .par_iter()
+        .map(|t| {
+            (
+                std::ptr::from_ref::<Tenant>(t) as usize,
+                Value::from(minijinja::value::Serde(Some(*t))),
+            )
+        })
+        .collect();
+    let tenant_value = |t: Option<&Tenant>| match t {
+        Some(t) => tenant_values
+            .get(&(std::ptr::from_ref(t) as usize))
+            .cloned()
+            .unwrap_or_else(|| Value::from(minijinja::value::Serde(Some(t)))),
+        None => Value::from(minijinja::value::Serde(None::<&Tenant>)),
+    };
     let env_index = |e: &Env| {
         policy
             .environments
@@ -324,7 +348,7 @@ fn render_some(
                 generated_path => &policy.generated_path,
                 spec_path => &policy.spec_path,
                 env => envs[env_index(j.env)].clone(),
-                tenant => Value::from(minijinja::value::Serde(j.tenant)),
+                tenant => tenant_value(j.tenant),
                 policy => Value::from(minijinja::value::Serde(j.item.map(|i| &j.env.admission[i]))),
             };
             let text = tpl.render(ctx).map_err(|err| RenderError {
