@@ -91,7 +91,7 @@ fn compile_policy(
                     tree.files.insert(path, bytes);
                 }
                 Kept::Unchanged(digest) => {
-                    tree.unchanged.insert(path, digest);
+                    tree.unchanged.insert(path, write::hex(&digest));
                 }
             }
         }
@@ -104,12 +104,17 @@ fn compile_policy(
 /// tenant-environment, about 55 MB held at once.
 const PARALLEL_ENVIRONMENTS_UP_TO: usize = 1000;
 
+/// Files rendered at a time within an environment by [`compile_env`] (each part's rendered
+/// text is verified and freed before the next part is rendered).
+const RENDER_PART: usize = 4096;
+
 /// What [`compile_against`] keeps of a file.
 enum Kept {
     /// Header and canonical text.
     Bytes(Vec<u8>),
-    /// Equal to the output directory's copy: its sha256.
-    Unchanged(String),
+    /// Equal to the output directory's copy: its sha256 (inline: an allocation per file made
+    /// on the workers would pin the pages of the documents freed around it).
+    Unchanged([u8; 32]),
 }
 
 /// Like [`compile`], but an output the security invariants refuse is still returned, with
@@ -158,16 +163,31 @@ fn compile_env(
         bytes.extend_from_slice(yaml.as_bytes());
         drop(yaml);
         match out {
-            Some(out) if out.holds(&m.path, &bytes) => Kept::Unchanged(write::sha256_hex(&bytes)),
+            Some(out) if out.holds(&m.path, &bytes) => Kept::Unchanged(write::sha256(&bytes)),
             _ => Kept::Bytes(bytes),
         }
     };
-    let rendered = render::render_env(policy, templates, index).ok()?;
-    let (mut verified, mut kept): (Vec<verify::Manifest>, Vec<Kept>) =
-        verify::verify_each(rendered, keep)
-            .ok()?
-            .into_iter()
-            .unzip();
+    // Rendered and verified a part at a time: the rendered text of one part is held, never
+    // the environment's.
+    let plan = render::plan_env(policy, templates, index).ok()?;
+    let mut verified = Vec::with_capacity(plan.len());
+    let mut kept = Vec::with_capacity(plan.len());
+    let mut start = 0;
+    while start < plan.len() {
+        let end = (start + RENDER_PART).min(plan.len());
+        let rendered = plan.render(start..end).ok()?;
+        for (m, k) in verify::verify_part(rendered, keep).ok()? {
+            verified.push(m);
+            kept.push(k);
+        }
+        start = end;
+    }
+    drop(plan);
+    let all: Vec<&verify::Manifest> = verified.iter().collect();
+    if !verify::duplicates(&all).is_empty() {
+        return None;
+    }
+    drop(all);
     let paths: Vec<String> = verified.iter().map(|m| m.path.clone()).collect();
     let kust = render::kustomizations(&paths, templates).ok()?;
     for (m, k) in verify::verify_each(kust, keep).ok()? {

@@ -128,6 +128,37 @@ fn render_some(
     set: &TemplateSet,
     only: Option<usize>,
 ) -> Result<Vec<Rendered>, Vec<RenderError>> {
+    let plan = plan(policy, set, only)?;
+    plan.render(0..plan.len())
+}
+
+/// [`render_env`] in parts: the files of one environment, listed in the order
+/// [`render_env`] returns them, rendered a range at a time ([`Plan::render`]), so that a
+/// caller can verify and free each part's text before rendering the next.
+pub fn plan_env<'p>(
+    policy: &'p Policy,
+    set: &TemplateSet,
+    index: usize,
+) -> Result<Plan<'p>, Vec<RenderError>> {
+    plan(policy, set, Some(index))
+}
+
+/// What a render will make: the files and their templates and contexts (see [`plan_env`]).
+pub struct Plan<'p> {
+    policy: &'p Policy,
+    env: Environment<'static>,
+    jobs: Vec<Job<'p>>,
+    flux: Value,
+    engine: Value,
+    envs: Vec<Value>,
+    tenant_values: std::collections::HashMap<usize, Value>,
+}
+
+fn plan<'p>(
+    policy: &'p Policy,
+    set: &TemplateSet,
+    only: Option<usize>,
+) -> Result<Plan<'p>, Vec<RenderError>> {
     let env = environment(set).map_err(|e| vec![e])?;
     let mut jobs = Vec::new();
     for (ei, e) in policy.environments.iter().enumerate() {
@@ -319,21 +350,55 @@ fn render_some(
             )
         })
         .collect();
-    let tenant_value = |t: Option<&Tenant>| match t {
-        Some(t) => tenant_values
-            .get(&(std::ptr::from_ref(t) as usize))
-            .cloned()
-            .unwrap_or_else(|| Value::from(minijinja::value::Serde(Some(t)))),
-        None => Value::from(minijinja::value::Serde(None::<&Tenant>)),
-    };
-    let env_index = |e: &Env| {
-        policy
-            .environments
-            .iter()
-            .position(|x| std::ptr::eq(x, e))
-            .expect("job environments come from the policy")
-    };
-    let results: Vec<Result<Rendered, RenderError>> = jobs
+    Ok(Plan {
+        policy,
+        env,
+        jobs,
+        flux,
+        engine,
+        envs,
+        tenant_values,
+    })
+}
+
+impl Plan<'_> {
+    /// Files the plan makes.
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Whether the plan makes no file.
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// Renders the files `range` of the plan (in parallel), in plan order.
+    pub fn render(&self, range: std::ops::Range<usize>) -> Result<Vec<Rendered>, Vec<RenderError>> {
+        let Plan {
+            policy,
+            env,
+            jobs,
+            flux,
+            engine,
+            envs,
+            tenant_values,
+        } = self;
+        let jobs = &jobs[range];
+        let tenant_value = |t: Option<&Tenant>| match t {
+            Some(t) => tenant_values
+                .get(&(std::ptr::from_ref(t) as usize))
+                .cloned()
+                .unwrap_or_else(|| Value::from(minijinja::value::Serde(Some(t)))),
+            None => Value::from(minijinja::value::Serde(None::<&Tenant>)),
+        };
+        let env_index = |e: &Env| {
+            policy
+                .environments
+                .iter()
+                .position(|x| std::ptr::eq(x, e))
+                .expect("job environments come from the policy")
+        };
+        let results: Vec<Result<Rendered, RenderError>> = jobs
         .par_iter()
         .map(|j| {
             let tpl = env.get_template(j.template).map_err(|err| RenderError {
@@ -363,15 +428,16 @@ fn render_some(
             })
         })
         .collect();
-    let mut ok = Vec::with_capacity(results.len());
-    let mut errs = Vec::new();
-    for r in results {
-        match r {
-            Ok(x) => ok.push(x),
-            Err(e) => errs.push(e),
+        let mut ok = Vec::with_capacity(results.len());
+        let mut errs = Vec::new();
+        for r in results {
+            match r {
+                Ok(x) => ok.push(x),
+                Err(e) => errs.push(e),
+            }
         }
+        if errs.is_empty() { Ok(ok) } else { Err(errs) }
     }
-    if errs.is_empty() { Ok(ok) } else { Err(errs) }
 }
 
 #[derive(Serialize)]

@@ -203,6 +203,35 @@ pub fn verify_each<T: Send>(
     rendered: Vec<Rendered>,
     each: impl Fn(&mut Manifest) -> T + Sync,
 ) -> Result<Vec<(Manifest, T)>, Vec<Diagnostic>> {
+    let (out, mut diags) = verify_collect(rendered, each);
+    let manifests: Vec<&Manifest> = out.iter().map(|(m, _)| m).collect();
+    diags.extend(duplicates(&manifests));
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(diags)
+    }
+}
+
+/// [`verify_each`] without the duplicate-object check: for a caller that verifies an output
+/// in parts and runs [`duplicates`] on all of them once.
+pub fn verify_part<T: Send>(
+    rendered: Vec<Rendered>,
+    each: impl Fn(&mut Manifest) -> T + Sync,
+) -> Result<Vec<(Manifest, T)>, Vec<Diagnostic>> {
+    let (out, diags) = verify_collect(rendered, each);
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(diags)
+    }
+}
+
+/// The verified files (with what `each` kept of them) and the diagnostics of the others.
+fn verify_collect<T: Send>(
+    rendered: Vec<Rendered>,
+    each: impl Fn(&mut Manifest) -> T + Sync,
+) -> (Vec<(Manifest, T)>, Vec<Diagnostic>) {
     let results: Vec<_> = rendered
         .into_par_iter()
         .map(|r| {
@@ -215,21 +244,23 @@ pub fn verify_each<T: Send>(
         })
         .collect();
     let mut out = Vec::with_capacity(results.len());
-    let mut kept = Vec::with_capacity(results.len());
     let mut diags = Vec::new();
     for r in results {
         match r {
-            Ok(Some((m, t))) => {
-                out.push(m);
-                kept.push(t);
-            }
+            Ok(Some(mt)) => out.push(mt),
             Ok(None) => {}
             Err(d) => diags.extend(d),
         }
     }
-    // No object twice within one environment tree.
+    (out, diags)
+}
+
+/// No object twice within one environment tree: (environment, group, kind, namespace,
+/// name) of every document but kustomize's own files and the Kyverno CLI tests.
+pub fn duplicates(manifests: &[&Manifest]) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
     let mut seen: HashMap<(&str, &str, &str, &str, &str), &str> = HashMap::new();
-    for m in &out {
+    for m in manifests {
         let env = m.path.split('/').next().unwrap_or("");
         if env == crate::render::KYVERNO_TESTS {
             continue;
@@ -259,11 +290,7 @@ pub fn verify_each<T: Send>(
             }
         }
     }
-    if diags.is_empty() {
-        Ok(out.into_iter().zip(kept).collect())
-    } else {
-        Err(diags)
-    }
+    diags
 }
 
 #[cfg(test)]
