@@ -40,44 +40,28 @@ pub fn compile_against(
     out: Option<&write::Output>,
 ) -> Result<Tree, Sink> {
     let policy = model::resolve(valid, spec_path);
-    let tenant_envs: usize = policy.environments.iter().map(|e| e.tenants.len()).sum();
-    // A small output compiles its environments side by side (their serial steps overlap);
-    // a large one one at a time, so that memory holds one environment's documents.
-    compile_policy(
-        &policy,
-        templates,
-        out,
-        tenant_envs <= PARALLEL_ENVIRONMENTS_UP_TO,
-    )
+    compile_policy(&policy, templates, out)
 }
 
-/// [`compile_against`] on a resolved policy, environments side by side or one at a time.
+/// [`compile_against`] on a resolved policy: one environment at a time, so that memory holds
+/// one environment's documents. (Compiling small outputs' environments side by side was
+/// measured: no faster on two cores, and more memory; see `docs/performance.md`.)
 fn compile_policy(
     policy: &model::Policy,
     templates: &TemplateSet,
     out: Option<&write::Output>,
-    side_by_side: bool,
 ) -> Result<Tree, Sink> {
     let header = write::header(&policy.spec_path);
     let mut tree = Tree::default();
-    let envs = policy.environments.len();
-    let compiled: Vec<Option<Vec<(String, Kept)>>> = if side_by_side {
-        (0..envs)
-            .into_par_iter()
-            .map(|index| compile_env(policy, templates, index, &header, out))
-            .collect()
-    } else {
-        let mut done = Vec::with_capacity(envs);
-        for index in 0..envs {
-            let env = compile_env(policy, templates, index, &header, out);
-            let refused = env.is_none();
-            done.push(env);
-            if refused {
-                break;
-            }
+    let mut compiled = Vec::with_capacity(policy.environments.len());
+    for index in 0..policy.environments.len() {
+        let env = compile_env(policy, templates, index, &header, out);
+        let refused = env.is_none();
+        compiled.push(env);
+        if refused {
+            break;
         }
-        done
-    };
+    }
     for files in compiled {
         let Some(files) = files else {
             return match compile_whole(policy, templates)? {
@@ -98,11 +82,6 @@ fn compile_policy(
     }
     Ok(finish(policy, tree))
 }
-
-/// Up to this many tenant-environments (summed over environments), [`compile_against`]
-/// compiles the environments in parallel: at ~55 KB of parsed documents per
-/// tenant-environment, about 55 MB held at once.
-const PARALLEL_ENVIRONMENTS_UP_TO: usize = 1000;
 
 /// Files rendered at a time within an environment by [`compile_env`] (each part's rendered
 /// text is verified and freed before the next part is rendered).
@@ -652,26 +631,4 @@ fn escape_lines(text: &str) -> String {
             None => crate::diag::escape(l).into_owned(),
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    /// Environments compiled side by side or one at a time give the same tree, byte for
-    /// byte (the example is small enough to take the first path in `generate`).
-    #[test]
-    fn environments_side_by_side_or_one_at_a_time_give_the_same_tree() {
-        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policy-spec/trust.toml");
-        let mut map = crate::diag::SourceMap::new();
-        let mut sink = crate::diag::Sink::new();
-        let ctx = crate::check::Context { now: 1_795_740_094 };
-        let valid = crate::cli::load_and_check(&spec, &ctx, &mut map, &mut sink)
-            .unwrap()
-            .expect("the example spec is valid");
-        let policy = crate::model::resolve(&valid, "policy-spec/trust.toml");
-        let set = super::TemplateSet::embedded();
-        let together = super::compile_policy(&policy, &set, None, true).expect("compiles");
-        let apart = super::compile_policy(&policy, &set, None, false).expect("compiles");
-        assert!(together.files.len() > 50);
-        assert_eq!(together, apart);
-    }
 }
