@@ -5,5 +5,7 @@ fn main() {
     std::process::exit(code);
 }
 
+/// mimalloc: `generate` at 1,000 tenants spends a quarter less CPU than with glibc's malloc
+/// (docs/performance.md, "What changed").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
