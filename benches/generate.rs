@@ -29,9 +29,12 @@
 //! - `TRUSTC_BENCH_DIR`: scratch directory (default `target/tmp/trustc-bench`), removed at the end
 //!   unless `TRUSTC_BENCH_KEEP=1`;
 //! - `TRUSTC_BENCH_BIN`: the trustc binary to time (default: the one cargo built for this bench);
-//! - `TRUSTC_BENCH_PEERS`: the peers' folder (`bench-peers`, after its `setup.sh`; its tools
-//!   from `PEERS_TOOLS`): `helm template` of the same tenants is timed too, alternating with
-//!   `regenerate` run by run, and the N=1000 target is judged on the paired ratios.
+//! - `TRUSTC_BENCH_PEERS`: the peers' folder (`bench-peers`, the shared peer benchmark
+//!   beside the repository in CI: `../shared/bench-peers`; not part of trustc): `helm template`
+//!   of the same tenants (`helm/run.sh N 3 OUT`) is timed too, alternating with `regenerate`
+//!   run by run, and the N=1000 target is judged on the paired ratios. Run its `setup.sh`
+//!   first: it installs helm under `PEERS_TOOLS` (default `~/.cache/peers-tools`), which
+//!   `run.sh` reads; the bench passes the environment on unchanged.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -836,7 +839,14 @@ fn print_verdicts(cfg: &Config, rows: &[Row]) {
             );
         }
         _ => println!(
-            "- N=1000 trustc <= 0.2 x helm: not measured (set TRUSTC_BENCH_PEERS to bench-peers after its setup.sh, with 1000 in TRUSTC_BENCH_N)"
+            "- N=1000 trustc <= 0.2 x helm: not measured: {}",
+            if cfg.peers.is_none() {
+                "TRUSTC_BENCH_PEERS is not set (set it to bench-peers after its setup.sh; helm comes from PEERS_TOOLS)"
+            } else if !cfg.ns.contains(&1000) {
+                "1000 is not in TRUSTC_BENCH_N"
+            } else {
+                "a run failed (see the table)"
+            }
         ),
     }
     match (regen(1000), find(5000, Mode::Regenerate)) {
