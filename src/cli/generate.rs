@@ -53,17 +53,8 @@ fn compile_policy(
 ) -> Result<Tree, Sink> {
     let header = write::header(&policy.spec_path);
     let mut tree = Tree::default();
-    let mut compiled = Vec::with_capacity(policy.environments.len());
     for index in 0..policy.environments.len() {
-        let env = compile_env(policy, templates, index, &header, out);
-        let refused = env.is_none();
-        compiled.push(env);
-        if refused {
-            break;
-        }
-    }
-    for files in compiled {
-        let Some(files) = files else {
+        let Some(files) = compile_env(policy, templates, index, &header, out) else {
             return match compile_whole(policy, templates)? {
                 (tree, broken) if broken.is_empty() => Ok(tree),
                 (_, broken) => Err(broken),
