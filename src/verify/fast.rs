@@ -14,8 +14,9 @@
 //! it accepts, its documents equal serde-saphyr's. The tests hold it to that on every file
 //! trustc renders for the example spec and on seeded random edits of those files.
 //!
-//! Why it exists: parsing trustc's own rendering back was over half of `generate`'s CPU time
-//! (`docs/performance.md`); this path does the same job several times faster.
+//! Why it exists: parsing trustc's own rendering back, with its allocations, was about a third
+//! of `generate`'s CPU time (`docs/performance.md`); this path does the same job several times
+//! faster.
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
