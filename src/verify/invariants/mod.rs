@@ -97,19 +97,40 @@ fn check_one(
         })
         .collect();
     out.extend(per_tenant.into_iter().flatten());
+    // Each document's kind, read once. A check that reads only some kinds gets the documents
+    // of those kinds, in document order (it still applies its own filter, so it sees exactly
+    // the documents it saw when it scanned them all); a check that reads by API group, or any
+    // kind, gets every document. Each kind list below is every kind its check's filters
+    // accept: a kind missing here would hide documents from the check.
+    let kinds: Vec<&str> = docs.iter().map(|d| s(d, &["kind"])).collect();
+    let of_kinds = |wanted: &[&str]| -> Vec<&Value> {
+        docs.iter()
+            .zip(&kinds)
+            .filter(|(_, k)| wanted.contains(k))
+            .map(|(d, _)| *d)
+            .collect()
+    };
+    let reconciler_docs = of_kinds(&["Kustomization", "HelmRelease"]);
+    let git_docs = of_kinds(&["Secret", "GitRepository"]);
+    let image_policies = of_kinds(&["ImagePolicy"]);
+    let rbac_docs = of_kinds(&["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]);
+    let lockdown_docs = of_kinds(&["Component", "NetworkPolicy"]);
+    let components = of_kinds(&["Component"]);
+    let namespaces = of_kinds(&["Namespace"]);
+    let network_policies = of_kinds(&["NetworkPolicy"]);
     type Check<'c> = &'c (dyn Fn(&mut Vec<Diagnostic>) + Sync);
     let checks: [Check<'_>; 13] = [
-        &|o| reconcilers(o, env, &docs, &tenants),
-        &|o| sources(o, policy, env, &docs, &tenants),
-        &|o| image_filters(o, env, &docs),
-        &|o| other_service_accounts(o, env, &docs, &tenants),
-        &|o| egress(o, policy, env, &docs),
-        &|o| super::lockdown::check(o, policy, env, &docs),
+        &|o| reconcilers(o, env, &reconciler_docs, &tenants),
+        &|o| sources(o, policy, env, &git_docs, &tenants),
+        &|o| image_filters(o, env, &image_policies),
+        &|o| other_service_accounts(o, env, &rbac_docs, &tenants),
+        &|o| egress(o, policy, env, &lockdown_docs),
+        &|o| super::lockdown::check(o, policy, env, &lockdown_docs),
         &|o| whole::sources(o, policy, env, &docs, &tenants),
-        &|o| whole::pod_security(o, policy, env, &docs, &tenants),
-        &|o| whole::tenant_network_policies(o, env, &docs),
-        &|o| whole::reconciler_scope(o, env, &docs, &tenants),
-        &|o| whole::lockdown_flags(o, env, &docs),
+        &|o| whole::pod_security(o, policy, env, &namespaces, &tenants),
+        &|o| whole::tenant_network_policies(o, env, &network_policies),
+        &|o| whole::reconciler_scope(o, env, &reconciler_docs, &tenants),
+        &|o| whole::lockdown_flags(o, env, &components),
         &|o| whole::admission_enforced(o, env, &docs),
         &|o| {
             if let Some(reference) = reference {
