@@ -30,3 +30,20 @@ pub mod render;
 pub mod spec;
 pub mod verify;
 pub mod write;
+
+/// Helpers shared by unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// The example trust model (`policy-spec/trust.toml`), checked at a fixed clock and
+    /// resolved, as `generate` resolves it.
+    pub(crate) fn example_policy() -> crate::model::Policy {
+        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policy-spec/trust.toml");
+        let mut map = crate::diag::SourceMap::new();
+        let mut sink = crate::diag::Sink::new();
+        let ctx = crate::check::Context { now: 1_795_740_094 };
+        let valid = crate::cli::load_and_check(&spec, &ctx, &mut map, &mut sink)
+            .unwrap()
+            .expect("the example spec is valid");
+        crate::model::resolve(&valid, "policy-spec/trust.toml")
+    }
+}

@@ -195,14 +195,7 @@ mod tests {
     /// documents with block scalars, and writes them as serde-saphyr does.
     #[test]
     fn writes_the_example_as_serde_saphyr_does() {
-        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policy-spec/trust.toml");
-        let mut map = crate::diag::SourceMap::new();
-        let mut sink = crate::diag::Sink::new();
-        let ctx = crate::check::Context { now: 1_795_740_094 };
-        let valid = crate::cli::load_and_check(&spec, &ctx, &mut map, &mut sink)
-            .unwrap()
-            .expect("the example spec is valid");
-        let policy = crate::model::resolve(&valid, "policy-spec/trust.toml");
+        let policy = crate::testing::example_policy();
         let set = crate::render::TemplateSet::embedded();
         let files = crate::render::render(&policy, &set).expect("renders");
         let (mut fast, mut slow) = (0, Vec::new());

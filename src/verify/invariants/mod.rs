@@ -860,14 +860,7 @@ mod tests {
     /// built-in role), with unrelated tenants' bindings around.
     #[test]
     fn the_tenant_index_finds_exactly_the_grants_of_the_whole_output() {
-        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policy-spec/trust.toml");
-        let mut map = crate::diag::SourceMap::new();
-        let mut sink = crate::diag::Sink::new();
-        let ctx = crate::check::Context { now: 1_795_740_094 };
-        let valid = crate::cli::load_and_check(&spec, &ctx, &mut map, &mut sink)
-            .unwrap()
-            .expect("the example spec is valid");
-        let policy = crate::model::resolve(&valid, "policy-spec/trust.toml");
+        let policy = crate::testing::example_policy();
         let mut manifests = reference(&policy).expect("the example compiles");
         let hostile = r#"
 apiVersion: rbac.authorization.k8s.io/v1
