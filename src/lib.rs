@@ -16,6 +16,8 @@
 //! trust model; `access` analyses RBAC in any directory of manifests; `cli` wires it all and alone
 //! owns stdout, stderr and exit codes.
 
+#![forbid(unsafe_code)]
+
 pub mod access;
 pub mod check;
 pub mod cli;

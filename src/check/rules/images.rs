@@ -4,9 +4,22 @@
 use crate::check::Checker;
 use crate::diag::{Code, Diagnostic};
 use crate::spec::Sp;
+use std::collections::HashMap;
+
+/// What the rules compute per distinct text, not per use: a fleet's tenants repeat a few
+/// ranges and tag patterns thousands of times (`check` on 5,000 tenants spent a fifth of its
+/// time parsing the same ones again).
+#[derive(Default)]
+struct Memo {
+    /// Range text → its parse.
+    ranges: HashMap<String, Result<crate::check::ranges::Constraints, String>>,
+    /// (tag pattern, extract) → [`prerelease_tags_only`].
+    pre_only: HashMap<(String, Option<String>), bool>,
+}
 
 pub(super) fn run(c: &mut Checker<'_>) {
     let spec = c.spec;
+    let mut memo = Memo::default();
     for reg in spec.registries.values() {
         let h = reg.host.as_str();
         if h.contains('*') {
@@ -56,8 +69,8 @@ pub(super) fn run(c: &mut Checker<'_>) {
                 && spec.headers.registries.contains_key(&r.value)
         });
         for img in &t.images {
-            if let Some(range) = semver_range(c, &img.semver) {
-                prerelease_only(c, img, &range);
+            if let Some(range) = semver_range(c, &mut memo, &img.semver) {
+                prerelease_only(c, &mut memo, img, &range);
             }
             let host = img.repository.split('/').next().unwrap_or("");
             if !unread && (!img.repository.contains('/') || !hosts.contains(&host)) {
@@ -80,7 +93,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
             }
         }
         for chart in &t.charts {
-            semver_range(c, &chart.version);
+            semver_range(c, &mut memo, &chart.version);
             let url = chart.repository.as_str();
             if let Some(rest) = url.strip_prefix("oci://") {
                 let host = rest.split('/').next().unwrap_or("");
@@ -133,8 +146,16 @@ fn outside(c: &mut Checker<'_>, tenant: &str, repo: &Sp<String>, host: &str, hos
 }
 
 /// A range Flux accepts: Masterminds/semver v3 `NewConstraint`, ported faithfully.
-fn semver_range(c: &mut Checker<'_>, r: &Sp<String>) -> Option<crate::check::ranges::Constraints> {
-    match crate::check::ranges::parse(&r.value) {
+fn semver_range(
+    c: &mut Checker<'_>,
+    memo: &mut Memo,
+    r: &Sp<String>,
+) -> Option<crate::check::ranges::Constraints> {
+    let parsed = memo
+        .ranges
+        .entry(r.value.clone())
+        .or_insert_with_key(|r| crate::check::ranges::parse(r));
+    match parsed.clone() {
         Ok(cs) => Some(cs),
         Err(e) => {
             c.push(
@@ -156,6 +177,7 @@ fn semver_range(c: &mut Checker<'_>, r: &Sp<String>) -> Option<crate::check::ran
 /// pre-release (`-rc.1`) selects no tag at all.
 fn prerelease_only(
     c: &mut Checker<'_>,
+    memo: &mut Memo,
     img: &crate::spec::Image,
     range: &crate::check::ranges::Constraints,
 ) {
@@ -163,33 +185,12 @@ fn prerelease_only(
     if range.admits_prereleases() {
         return;
     }
-    let Ok(hir) = regex_syntax::Parser::new().parse(&p.value) else {
-        return;
-    };
-    // The compared part: the group `extract` names alone (`$name`/`${name}`), else the tag.
-    let name = img.extract.as_ref().map(|e| {
-        e.value
-            .trim_start_matches('$')
-            .trim_start_matches('{')
-            .trim_end_matches('}')
-            .to_string()
-    });
-    let compared = match &name {
-        Some(n)
-            if img
-                .extract
-                .as_ref()
-                .is_some_and(|e| e.value.matches('$').count() == 1) =>
-        {
-            match find_group(&hir, n) {
-                Some(h) => h,
-                None => return,
-            }
-        }
-        Some(_) => return,
-        None => &hir,
-    };
-    if must_contain(compared, '-') && !may_contain(compared, '+') {
+    let extract = img.extract.as_ref().map(|e| e.value.clone());
+    let only = *memo
+        .pre_only
+        .entry((p.value.clone(), extract))
+        .or_insert_with_key(|(p, e)| prerelease_tags_only(p, e.as_deref()));
+    if only {
         c.push(
             Diagnostic::new(
                 Code::PrereleaseOnlyTags,
@@ -204,6 +205,30 @@ fn prerelease_only(
             )),
         );
     }
+}
+
+/// Whether every tag `pattern` matches carries a pre-release in its compared part (the group
+/// `extract` names alone, else the whole tag): it must contain a `-` and cannot contain a `+`.
+/// `false` when the pattern does not parse or `extract` names no single group.
+fn prerelease_tags_only(pattern: &str, extract: Option<&str>) -> bool {
+    let Ok(hir) = regex_syntax::Parser::new().parse(pattern) else {
+        return false;
+    };
+    let compared = match extract {
+        Some(e) if e.matches('$').count() == 1 => {
+            let name = e
+                .trim_start_matches('$')
+                .trim_start_matches('{')
+                .trim_end_matches('}');
+            match find_group(&hir, name) {
+                Some(h) => h,
+                None => return false,
+            }
+        }
+        Some(_) => return false,
+        None => &hir,
+    };
+    must_contain(compared, '-') && !may_contain(compared, '+')
 }
 
 /// The range with `-0` (the lowest pre-release) after its first comparator's version:
