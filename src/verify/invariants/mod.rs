@@ -110,14 +110,15 @@ fn check_one(
             .map(|(d, _)| *d)
             .collect()
     };
-    let reconciler_docs = of_kinds(&["Kustomization", "HelmRelease"]);
-    let git_docs = of_kinds(&["Secret", "GitRepository"]);
-    let image_policies = of_kinds(&["ImagePolicy"]);
-    let rbac_docs = of_kinds(&["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]);
-    let lockdown_docs = of_kinds(&["Component", "NetworkPolicy"]);
+    let reconciler_docs = of_kinds(RECONCILER_KINDS);
+    let git_docs = of_kinds(GIT_KINDS);
+    let image_policies = of_kinds(IMAGE_POLICY_KINDS);
+    let rbac_docs = of_kinds(RBAC_KINDS);
+    let lockdown_docs = of_kinds(LOCKDOWN_KINDS);
     let components = of_kinds(&["Component"]);
-    let namespaces = of_kinds(&["Namespace"]);
+    let namespaces = of_kinds(NAMESPACE_KINDS);
     let network_policies = of_kinds(&["NetworkPolicy"]);
+    let admission_docs = of_kinds(whole::ADMISSION_KINDS);
     type Check<'c> = &'c (dyn Fn(&mut Vec<Diagnostic>) + Sync);
     let checks: [Check<'_>; 13] = [
         &|o| reconcilers(o, env, &reconciler_docs, &tenants),
@@ -131,7 +132,7 @@ fn check_one(
         &|o| whole::tenant_network_policies(o, env, &network_policies),
         &|o| whole::reconciler_scope(o, env, &reconciler_docs, &tenants),
         &|o| whole::lockdown_flags(o, env, &components),
-        &|o| whole::admission_enforced(o, env, &docs),
+        &|o| whole::admission_enforced(o, env, &admission_docs),
         &|o| {
             if let Some(reference) = reference {
                 reference::compare(o, env, &files, &of_env(reference, &prefix));
@@ -147,6 +148,69 @@ fn check_one(
         })
         .collect();
     out.extend(found.into_iter().flatten());
+}
+
+/// The kinds each check that reads given kinds is given (its own filter still applies);
+/// [`reads`] keeps every document of these kinds whole.
+const RECONCILER_KINDS: &[&str] = &["Kustomization", "HelmRelease"];
+const GIT_KINDS: &[&str] = &["Secret", "GitRepository"];
+const IMAGE_POLICY_KINDS: &[&str] = &["ImagePolicy"];
+const RBAC_KINDS: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
+const LOCKDOWN_KINDS: &[&str] = &["Component", "NetworkPolicy"];
+const NAMESPACE_KINDS: &[&str] = &["Namespace"];
+/// What the RBAC model of [`Manifests::from_documents`] reads (`access::load`), besides lists.
+const ACCESS_KINDS: &[&str] = &[
+    "ServiceAccount",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+];
+/// Every kind list above: a check given documents by kind reads only these.
+const READ_KINDS: &[&[&str]] = &[
+    RECONCILER_KINDS,
+    GIT_KINDS,
+    IMAGE_POLICY_KINDS,
+    RBAC_KINDS,
+    LOCKDOWN_KINDS,
+    NAMESPACE_KINDS,
+    ACCESS_KINDS,
+    whole::ADMISSION_KINDS,
+];
+
+/// Whether some check of [`check_env`] reads `doc` beyond its identity (apiVersion, kind,
+/// metadata name and namespace): a kind of [`READ_KINDS`], a list (its items are read), or
+/// an object of the API group [`whole::sources`] reads whatever its kind. Without template
+/// overrides (the reference comparison reads every document), a compile may replace every
+/// other document by [`identity_only`] as soon as its canonical bytes are made: at 5,000
+/// tenants those are a quarter of an environment's text (ExternalSecrets, Alerts, Providers,
+/// ImageRepositories), held until the checks end.
+pub fn reads(doc: &Value) -> bool {
+    let kind = s(doc, &["kind"]);
+    kind.ends_with("List")
+        || READ_KINDS.iter().any(|ks| ks.contains(&kind))
+        || s(doc, &["apiVersion"]).starts_with(whole::SOURCE_API)
+}
+
+/// `doc`'s identity alone: `apiVersion`, `kind` and `metadata` `name` and `namespace` (what
+/// [`super::duplicates`] and the checks' kind and group filters read), nothing else.
+pub fn identity_only(doc: &Value) -> Value {
+    let mut out = serde_json::Map::with_capacity(3);
+    for key in ["apiVersion", "kind"] {
+        if let Some(v) = doc.get(key) {
+            out.insert(key.to_string(), v.clone());
+        }
+    }
+    if let Some(meta) = doc.get("metadata").and_then(Value::as_object) {
+        let mut m = serde_json::Map::with_capacity(2);
+        for key in ["name", "namespace"] {
+            if let Some(v) = meta.get(key) {
+                m.insert(key.to_string(), v.clone());
+            }
+        }
+        out.insert("metadata".to_string(), Value::Object(m));
+    }
+    Value::Object(out)
 }
 
 fn of_env<'a>(ms: &[&'a Manifest], prefix: &str) -> Vec<&'a Manifest> {
@@ -925,5 +989,102 @@ subjects: [{kind: Group, name: "system:authenticated", apiGroup: rbac.authorizat
                 assert_eq!(have, want, "tenant {}", t.name);
             }
         }
+    }
+
+    /// Documents no check reads beyond their identity ([`reads`] false) change no verdict
+    /// whatever they hold, so a compile may keep only their identity: every such document of
+    /// the example is filled with what the checks look for (wildcard rules, subjects, foreign
+    /// sources, Audit actions, list items) and then reduced to its identity, and the checks
+    /// report the same as on the example, which is made to fail some of them first.
+    #[test]
+    fn documents_no_check_reads_change_no_verdict() {
+        let policy = crate::testing::example_policy();
+        let mut manifests = reference(&policy).expect("the example compiles");
+        let hostile = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: everyone}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: Group, name: "system:serviceaccounts", apiGroup: rbac.authorization.k8s.io}]
+"#;
+        for env in &policy.environments {
+            manifests.push(Manifest {
+                path: format!("{}/hostile.yaml", env.name),
+                template: "test".into(),
+                docs: super::super::parse_documents(hostile).unwrap(),
+                yaml: String::new(),
+            });
+        }
+        let verdicts = |ms: &[Manifest]| -> Vec<String> {
+            let all: Vec<&Manifest> = ms.iter().collect();
+            check(&policy, &all, None)
+                .into_iter()
+                .map(|d| d.message)
+                .collect()
+        };
+        let want = verdicts(&manifests);
+        assert!(!want.is_empty(), "the hostile binding is refused");
+        let mut unread = BTreeSet::new();
+        let lure = serde_json::json!({
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+            "subjects": [{"kind": "Group", "name": "system:authenticated"}],
+            "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+            "items": [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "x", "namespace": "kube-system"}}],
+            "spec": {
+                "url": "https://evil.example.com/repo.git",
+                "serviceAccountName": "default",
+                "targetNamespace": "kube-system",
+                "sourceRef": {"kind": "GitRepository", "name": "evil", "namespace": "flux-system"},
+                "validationActions": ["Audit"],
+                "validationFailureAction": "Audit",
+                "podSelector": {},
+                "egress": [{}],
+            },
+        });
+        let mut lured = manifests.clone();
+        for m in &mut lured {
+            for d in &mut m.docs {
+                if reads(d) {
+                    continue;
+                }
+                if !m.path.starts_with(crate::render::KYVERNO_TESTS) {
+                    unread.insert(s(d, &["kind"]).to_string());
+                }
+                for (k, v) in lure.as_object().unwrap() {
+                    d.as_object_mut().unwrap().insert(k.clone(), v.clone());
+                }
+                let meta = d["metadata"].as_object_mut().unwrap();
+                meta.insert(
+                    "labels".into(),
+                    serde_json::json!({"pod-security.kubernetes.io/enforce": "privileged"}),
+                );
+            }
+        }
+        assert_eq!(
+            unread.iter().map(String::as_str).collect::<Vec<_>>(),
+            [
+                "Alert",
+                "ConfigMap",
+                "ExternalSecret",
+                "ImageRepository",
+                "PrometheusRule",
+                "Provider"
+            ],
+            "the kinds of the example no check reads (a new kind here needs a look at the checks)"
+        );
+        assert_eq!(
+            verdicts(&lured),
+            want,
+            "a check read a document `reads` says none reads"
+        );
+        let mut slim = manifests;
+        for m in &mut slim {
+            for d in &mut m.docs {
+                if !reads(d) {
+                    *d = identity_only(d);
+                }
+            }
+        }
+        assert_eq!(verdicts(&slim), want);
     }
 }

@@ -14,6 +14,18 @@ use super::{fail, field, s};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{Env, Policy, Tenant};
 
+/// The API group (as an `apiVersion` prefix) whose every kind [`sources`] reads.
+pub(super) const SOURCE_API: &str = "source.toolkit.fluxcd.io/";
+
+/// The kinds [`admission_enforced`] reads (each in its own API group, matched there).
+pub(super) const ADMISSION_KINDS: &[&str] = &[
+    "ClusterPolicy",
+    "Policy",
+    "ValidatingPolicy",
+    "ImageValidatingPolicy",
+    "ValidatingAdmissionPolicyBinding",
+];
+
 /// Tenant by namespace.
 pub(super) fn tenant_index(env: &Env) -> HashMap<&str, &Tenant> {
     env.tenants
@@ -41,7 +53,7 @@ pub(super) fn sources(
         owner_of_repo.insert(t.repository.as_str(), t);
     }
     for d in docs {
-        if !s(d, &["apiVersion"]).starts_with("source.toolkit.fluxcd.io/") {
+        if !s(d, &["apiVersion"]).starts_with(SOURCE_API) {
             continue;
         }
         let kind = s(d, &["kind"]);
