@@ -918,6 +918,18 @@ fn egress(out: &mut Vec<Diagnostic>, policy: &Policy, env: &Env, docs: &[&Value]
 mod tests {
     use super::*;
 
+    /// Adds `yaml`'s documents to every environment of `manifests`, as `<env>/hostile.yaml`.
+    fn add_to_each_env(policy: &Policy, manifests: &mut Vec<Manifest>, yaml: &str) {
+        for env in &policy.environments {
+            manifests.push(Manifest {
+                path: format!("{}/hostile.yaml", env.name),
+                template: "test".into(),
+                docs: super::super::parse_documents(yaml).unwrap(),
+                yaml: String::new(),
+            });
+        }
+    }
+
     /// The per-tenant index reads only the bindings that can name the tenant's service
     /// account: the grants it finds are exactly those of the analysis of the whole output,
     /// through every route (its own name, its user name, its groups, aggregation into a
@@ -963,14 +975,7 @@ metadata: {name: everyone}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
 subjects: [{kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}]
 "#;
-        for env in &policy.environments {
-            manifests.push(Manifest {
-                path: format!("{}/hostile.yaml", env.name),
-                template: "test".into(),
-                docs: super::super::parse_documents(hostile).unwrap(),
-                yaml: String::new(),
-            });
-        }
+        add_to_each_env(&policy, &mut manifests, hostile);
         let all: Vec<&Manifest> = manifests.iter().collect();
         for env in &policy.environments {
             let files = of_env(&all, &format!("{}/", env.name));
@@ -1007,14 +1012,7 @@ metadata: {name: everyone}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
 subjects: [{kind: Group, name: "system:serviceaccounts", apiGroup: rbac.authorization.k8s.io}]
 "#;
-        for env in &policy.environments {
-            manifests.push(Manifest {
-                path: format!("{}/hostile.yaml", env.name),
-                template: "test".into(),
-                docs: super::super::parse_documents(hostile).unwrap(),
-                yaml: String::new(),
-            });
-        }
+        add_to_each_env(&policy, &mut manifests, hostile);
         let verdicts = |ms: &[Manifest]| -> Vec<String> {
             let all: Vec<&Manifest> = ms.iter().collect();
             check(&policy, &all, None)
