@@ -25,7 +25,9 @@
 //! Environment:
 //! - `TRUSTC_BENCH_N`: comma-separated tenant counts (default `100,1000,5000`);
 //! - `TRUSTC_BENCH_RUNS`: timed runs per cell (default 3);
-//! - `TRUSTC_BENCH_TIMEOUT`: seconds before one child run is killed (default 120);
+//! - `TRUSTC_BENCH_TIMEOUT`: seconds before one child run is killed (default 300: at N=5000 a
+//!   fresh-directory write is 30–100 s of disk time here, and the in-process stages child
+//!   writes and removes such a tree too);
 //! - `TRUSTC_BENCH_DIR`: scratch directory (default `target/tmp/trustc-bench`), removed at the end
 //!   unless `TRUSTC_BENCH_KEEP=1`;
 //! - `TRUSTC_BENCH_BIN`: the trustc binary to time (default: the one cargo built for this bench);
@@ -172,7 +174,7 @@ impl Config {
             .unwrap_or_else(|| vec![100, 1000, 5000]);
         let runs = var("TRUSTC_BENCH_RUNS").map_or(3, |v| v.parse().expect("TRUSTC_BENCH_RUNS"));
         let timeout =
-            var("TRUSTC_BENCH_TIMEOUT").map_or(120, |v| v.parse().expect("TRUSTC_BENCH_TIMEOUT"));
+            var("TRUSTC_BENCH_TIMEOUT").map_or(300, |v| v.parse().expect("TRUSTC_BENCH_TIMEOUT"));
         let dir = var("TRUSTC_BENCH_DIR").map_or_else(
             || Path::new(env!("CARGO_TARGET_TMPDIR")).join("trustc-bench"),
             PathBuf::from,
