@@ -842,12 +842,13 @@ fn print_verdicts(cfg: &Config, rows: &[Row]) {
         }
         _ => println!(
             "- N=1000 trustc <= 0.2 x helm: not measured: {}",
-            if cfg.peers.is_none() {
-                "TRUSTC_BENCH_PEERS is not set (set it to bench-peers after its setup.sh; helm comes from PEERS_TOOLS)"
-            } else if !cfg.ns.contains(&1000) {
-                "1000 is not in TRUSTC_BENCH_N"
-            } else {
-                "a run failed (see the table)"
+            match (cfg.peers.is_none(), cfg.ns.contains(&1000)) {
+                (true, true) =>
+                    "TRUSTC_BENCH_PEERS is not set (set it to ../shared/bench-peers after its setup.sh; helm comes from PEERS_TOOLS)",
+                (true, false) =>
+                    "TRUSTC_BENCH_PEERS is not set (../shared/bench-peers after its setup.sh) and 1000 is not in TRUSTC_BENCH_N",
+                (false, false) => "1000 is not in TRUSTC_BENCH_N",
+                (false, true) => "a run failed (see the table)",
             }
         ),
     }
@@ -904,9 +905,14 @@ fn print_verdicts(cfg: &Config, rows: &[Row]) {
             find(n, Mode::Check).and_then(Row::median_wall),
         ) {
             println!(
-                "- N={n}: `--check` ({c:.3} s) no slower than `generate` over the same tree ({g:.3} s): {} (ratio {:.2})",
+                "- N={n}: `--check` ({c:.3} s) no slower than `generate` over the same tree ({g:.3} s): {} (ratio {:.2}{})",
                 verdict(c <= g * 1.05),
-                c / g
+                c / g,
+                if cfg.runs < 3 {
+                    format!("; {} run(s) each: within noise below 3", cfg.runs)
+                } else {
+                    String::new()
+                }
             );
         }
     }
@@ -1215,7 +1221,7 @@ fn print_machine(cfg: &Config, tools: &Tools) {
         cfg.bin.display()
     );
     println!(
-        "- N: {:?} tenants x 3 environments; {} timed runs per cell; timeout {} s per run",
+        "- N: {:?} tenants x 3 environments; {} timed run(s) per cell; timeout {} s per run",
         cfg.ns, cfg.runs, cfg.timeout
     );
     println!(
