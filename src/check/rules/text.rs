@@ -190,8 +190,9 @@ mod tests {
     }
 
     proptest! {
-        /// Arbitrary strings written as basic (JSON escapes are TOML's) and literal TOML strings, values and keys: when
-        /// the pre-check passes, the walk finds nothing.
+        /// Arbitrary strings written as basic (JSON escapes are TOML's) and literal TOML
+        /// strings, values, keys and comments: when the pre-check passes, the walk finds
+        /// nothing.
         #[test]
         fn the_pre_check_never_hides_what_the_walk_finds(
             s in "(?s).{0,12}", k in "(?s).{0,6}"

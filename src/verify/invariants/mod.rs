@@ -100,8 +100,9 @@ fn check_one(
     // Each document's kind, read once. A check that reads only some kinds gets the documents
     // of those kinds, in document order (it still applies its own filter, so it sees exactly
     // the documents it saw when it scanned them all); a check that reads by API group, or any
-    // kind, gets every document. Each kind list below is every kind its check's filters
-    // accept: a kind missing here would hide documents from the check.
+    // kind, gets every document. Each kind list (the constants [`READ_KINDS`] gathers) is
+    // every kind its check's filters accept: a kind missing there would hide documents from
+    // the check, and from a compile that keeps only what [`reads`] accepts.
     let kinds: Vec<&str> = docs.iter().map(|d| s(d, &["kind"])).collect();
     let of_kinds = |wanted: &[&str]| -> Vec<&Value> {
         docs.iter()
