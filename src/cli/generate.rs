@@ -1,6 +1,7 @@
 //! `trustc generate`: model → render → verify → write, or `--check` for drift.
 
 use rayon::prelude::*;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -109,10 +110,14 @@ fn finish(policy: &model::Policy, mut tree: Tree) -> Tree {
 }
 
 /// One environment (`policy.environments[index]`) through every stage of
-/// [`compile_whole`]; `None` when a stage refuses it. Each file's bytes are made (header and
-/// canonical text) and compared with `out` before the invariants run, so the canonical text
-/// of unchanged files and the documents of the Kyverno CLI tests (which no invariant reads)
-/// are freed first; the documents are freed once the invariants have passed.
+/// [`compile_whole`]; `None` when a stage refuses it (or, by a chance collision of identity
+/// hashes, might: [`compile_whole`] then decides). Each file's bytes are made (header and
+/// canonical text) and compared with `out` as soon as it is verified, and its documents are
+/// freed then, but for what the invariants still read: with trustc's own templates, each
+/// document is checked alone and only those the whole-environment checks read are kept
+/// ([`verify::invariants::Stream`]); with a template override every document is kept for
+/// [`verify::invariants::check_env`] (its reference comparison reads them all). The Kyverno
+/// CLI tests' documents (no invariant reads them) are freed at once.
 fn compile_env(
     policy: &model::Policy,
     templates: &TemplateSet,
@@ -120,73 +125,101 @@ fn compile_env(
     header: &str,
     out: Option<&write::Output>,
 ) -> Option<Vec<(String, Kept)>> {
-    // Kept as soon as each file is verified: its bytes, or only its digest when the output
-    // directory holds it already; the Kyverno CLI tests' documents (no invariant reads
-    // them) are freed at once, and so is every document no check reads beyond its identity
-    // (`invariants::reads`) unless templates are overridden (the reference comparison
-    // reads every document then).
-    let slim = templates.overridden.is_empty();
-    let keep = |m: &mut verify::Manifest| -> Kept {
+    use verify::invariants::{Facts, Stream};
+    let stream = templates
+        .overridden
+        .is_empty()
+        .then(|| Stream::new(policy, index));
+    let keep = |m: &mut verify::Manifest| -> Taken {
         let yaml = std::mem::take(&mut m.yaml);
+        let mut ids = Vec::new();
+        let mut facts = Facts::default();
         if m.path.split('/').next() == Some(render::KYVERNO_TESTS) {
             m.docs = Vec::new();
-        } else if slim {
-            for d in &mut m.docs {
-                if !verify::invariants::reads(d) {
-                    *d = verify::invariants::identity_only(d);
-                }
-            }
+        } else if let Some(stream) = &stream {
+            ids = verify::identity_hashes(m);
+            facts = stream.observe(m);
         }
         let mut bytes = Vec::with_capacity(header.len() + yaml.len());
         bytes.extend_from_slice(header.as_bytes());
         bytes.extend_from_slice(yaml.as_bytes());
         drop(yaml);
-        match out {
+        let kept = match out {
             Some(out) if out.holds(&m.path, &bytes) => Kept::Unchanged(write::sha256(&bytes)),
             _ => Kept::Bytes(bytes),
-        }
+        };
+        (kept, ids, facts)
     };
+    let mut gathered = Gathered::default();
     // Rendered and verified a part at a time: the rendered text of one part is held, never
     // the environment's.
     let plan = render::plan_env(policy, templates, index).ok()?;
-    let mut verified = Vec::with_capacity(plan.len());
-    let mut kept = Vec::with_capacity(plan.len());
     let mut start = 0;
     while start < plan.len() {
         let end = (start + RENDER_PART).min(plan.len());
         let rendered = plan.render(start..end).ok()?;
-        for (m, k) in verify::verify_part(rendered, keep).ok()? {
-            verified.push(m);
-            kept.push(k);
-        }
+        gathered.take(verify::verify_part(rendered, keep).ok()?);
         start = end;
     }
     drop(plan);
-    let all: Vec<&verify::Manifest> = verified.iter().collect();
-    if !verify::duplicates(&all).is_empty() {
-        return None;
-    }
-    drop(all);
-    let paths: Vec<String> = verified.iter().map(|m| m.path.clone()).collect();
+    let paths: Vec<String> = gathered.verified.iter().map(|m| m.path.clone()).collect();
     let kust = render::kustomizations(&paths, templates).ok()?;
-    for (m, k) in verify::verify_each(kust, keep).ok()? {
-        verified.push(m);
-        kept.push(k);
+    gathered.take(verify::verify_part(kust, keep).ok()?);
+    let Gathered {
+        repeated,
+        facts,
+        verified,
+        kept,
+        ..
+    } = gathered;
+    let all: Vec<&verify::Manifest> = verified.iter().collect();
+    let holds = match &stream {
+        Some(stream) => !repeated && stream.holds(&all, &facts),
+        None => {
+            let reference = verify::invariants::reference_env(policy, index).ok()?;
+            let reference: Vec<&verify::Manifest> = reference.iter().collect();
+            verify::duplicates(&all).is_empty()
+                && verify::invariants::check_env(policy, index, &all, Some(&reference)).is_empty()
+        }
+    };
+    drop(all);
+    if !holds {
+        return None;
     }
     let kept: Vec<(String, Kept)> = verified.iter().map(|m| m.path.clone()).zip(kept).collect();
-    let reference = if templates.overridden.is_empty() {
-        None
-    } else {
-        Some(verify::invariants::reference_env(policy, index).ok()?)
-    };
-    let all: Vec<&verify::Manifest> = verified.iter().collect();
-    let reference: Option<Vec<&verify::Manifest>> = reference.as_ref().map(|r| r.iter().collect());
-    if !verify::invariants::check_env(policy, index, &all, reference.as_deref()).is_empty() {
-        return None;
-    }
     // Freeing a million small allocations is no cheaper than making them: in parallel.
     verified.into_par_iter().for_each(drop);
     Some(kept)
+}
+
+/// What [`compile_env`] takes of each file as it is verified: its bytes (or digest), the
+/// identity hashes of its objects, and what the invariants' stream recorded of it.
+type Taken = (Kept, Vec<u64>, verify::invariants::Facts);
+
+/// What [`compile_env`] gathers of an environment's files, part by part.
+#[derive(Default)]
+struct Gathered {
+    /// Identity hashes of the objects so far ([`verify::identity_hashes`]).
+    seen: HashSet<u64>,
+    /// Whether an identity hash came twice.
+    repeated: bool,
+    /// What [`verify::invariants::Stream::observe`] recorded.
+    facts: verify::invariants::Facts,
+    verified: Vec<verify::Manifest>,
+    kept: Vec<Kept>,
+}
+
+impl Gathered {
+    fn take(&mut self, part: Vec<(verify::Manifest, Taken)>) {
+        for (m, (k, ids, f)) in part {
+            for id in ids {
+                self.repeated |= !self.seen.insert(id);
+            }
+            self.facts.merge(f);
+            self.verified.push(m);
+            self.kept.push(k);
+        }
+    }
 }
 
 /// The whole output through each stage in turn (every environment rendered, then verified,

@@ -259,26 +259,9 @@ fn verify_collect<T: Send>(
 /// name) of every document but kustomize's own files and the Kyverno CLI tests.
 pub fn duplicates(manifests: &[&Manifest]) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let mut seen: HashMap<(&str, &str, &str, &str, &str), &str> = HashMap::new();
+    let mut seen: HashMap<Identity<'_>, &str> = HashMap::new();
     for m in manifests {
-        let env = m.path.split('/').next().unwrap_or("");
-        if env == crate::render::KYVERNO_TESTS {
-            continue;
-        }
-        for d in &m.docs {
-            let get = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
-            let meta = |k: &str| {
-                d.get("metadata")
-                    .and_then(|x| x.get(k))
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            };
-            let api = get("apiVersion");
-            if api.starts_with("kustomize.config.k8s.io") {
-                continue;
-            }
-            let group = api.rsplit_once('/').map_or("", |(g, _)| g);
-            let key = (env, group, get("kind"), meta("namespace"), meta("name"));
+        for key in identities(m) {
             if let Some(first) = seen.insert(key, &m.path) {
                 diags.push(Diagnostic::new(
                     Code::DuplicateObject,
@@ -291,6 +274,50 @@ pub fn duplicates(manifests: &[&Manifest]) -> Vec<Diagnostic> {
         }
     }
     diags
+}
+
+/// What [`duplicates`] compares: (environment, API group, kind, namespace, name).
+type Identity<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+
+/// The identity of each document of `m` that [`duplicates`] compares (not the Kyverno CLI
+/// tests' objects, not kustomize's own files).
+fn identities(m: &Manifest) -> impl Iterator<Item = Identity<'_>> {
+    let env = m.path.split('/').next().unwrap_or("");
+    let docs: &[Value] = if env == crate::render::KYVERNO_TESTS {
+        &[]
+    } else {
+        &m.docs
+    };
+    docs.iter().filter_map(move |d| {
+        let get = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
+        let meta = |k: &str| {
+            d.get("metadata")
+                .and_then(|x| x.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        let api = get("apiVersion");
+        if api.starts_with("kustomize.config.k8s.io") {
+            return None;
+        }
+        let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+        Some((env, group, get("kind"), meta("namespace"), meta("name")))
+    })
+}
+
+/// Each identity [`duplicates`] compares in `m`, as a 64-bit hash: equal identities hash
+/// equal, so a set of these finds every duplicate [`duplicates`] reports (and, by a chance
+/// collision, maybe one it does not: a caller then runs [`duplicates`] on the documents).
+/// For a caller that frees the documents before every file is verified.
+pub fn identity_hashes(m: &Manifest) -> Vec<u64> {
+    use std::hash::{Hash, Hasher};
+    identities(m)
+        .map(|key| {
+            let mut h = std::hash::DefaultHasher::new();
+            key.hash(&mut h);
+            h.finish()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ mod reference;
 mod whole;
 
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use base64::Engine as _;
 
@@ -46,7 +46,7 @@ pub fn check(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for env in &policy.environments {
-        check_one(&mut out, policy, env, manifests, reference);
+        check_one(&mut out, policy, env, manifests, reference, None);
     }
     out
 }
@@ -66,16 +66,21 @@ pub fn check_env(
         &policy.environments[index],
         manifests,
         reference,
+        None,
     );
     out
 }
 
+/// `facts`: `None` when `manifests` hold every document of the environment; `Some` when the
+/// documents only [`Stream::observe`] reads were checked one by one and dropped, and these
+/// are what it recorded of them.
 fn check_one(
     out: &mut Vec<Diagnostic>,
     policy: &Policy,
     env: &Env,
     manifests: &[&Manifest],
     reference: Option<&[&Manifest]>,
+    facts: Option<&Facts>,
 ) {
     let prefix = format!("{}/", env.name);
     let files = of_env(manifests, &prefix);
@@ -121,17 +126,38 @@ fn check_one(
     let network_policies = of_kinds(&["NetworkPolicy"]);
     let admission_docs = of_kinds(whole::ADMISSION_KINDS);
     type Check<'c> = &'c (dyn Fn(&mut Vec<Diagnostic>) + Sync);
+    // The checks of one document at a time ([`Stream::observe`] ran them already when
+    // `facts` are given), then those of the whole environment.
+    let local = facts.is_none();
     let checks: [Check<'_>; 13] = [
-        &|o| reconcilers(o, env, &reconciler_docs, &tenants),
+        &|o| {
+            if local {
+                reconcilers(o, env, &reconciler_docs, &tenants);
+            }
+        },
         &|o| sources(o, policy, env, &git_docs, &tenants),
-        &|o| image_filters(o, env, &image_policies),
+        &|o| {
+            if local {
+                image_filters(o, env, &image_policies);
+            }
+        },
         &|o| other_service_accounts(o, env, &rbac_docs, &tenants),
         &|o| egress(o, policy, env, &lockdown_docs),
         &|o| super::lockdown::check(o, policy, env, &lockdown_docs),
         &|o| whole::sources(o, policy, env, &docs, &tenants),
-        &|o| whole::pod_security(o, policy, env, &namespaces, &tenants),
-        &|o| whole::tenant_network_policies(o, env, &network_policies),
-        &|o| whole::reconciler_scope(o, env, &reconciler_docs, &tenants),
+        &|o| match facts {
+            None => whole::pod_security(o, policy, env, &namespaces, &tenants),
+            Some(f) => whole::namespaces_missing(o, env, |ns| f.namespaces.contains(ns)),
+        },
+        &|o| match facts {
+            None => whole::tenant_network_policies(o, env, &network_policies),
+            Some(f) => whole::network_policies_missing(o, env, |ns| f.denied.contains(ns)),
+        },
+        &|o| {
+            if local {
+                whole::reconciler_scope(o, env, &reconciler_docs, &tenants);
+            }
+        },
         &|o| whole::lockdown_flags(o, env, &components),
         &|o| whole::admission_enforced(o, env, &admission_docs),
         &|o| {
@@ -157,6 +183,8 @@ const RECONCILER_KINDS: &[&str] = &["Kustomization", "HelmRelease"];
 const GIT_KINDS: &[&str] = &["Secret", "GitRepository"];
 const IMAGE_POLICY_KINDS: &[&str] = &["ImagePolicy"];
 const RBAC_KINDS: &[&str] = &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
+const COMPONENT_KINDS: &[&str] = &["Component"];
+const NETWORK_POLICY_KINDS: &[&str] = &["NetworkPolicy"];
 const LOCKDOWN_KINDS: &[&str] = &["Component", "NetworkPolicy"];
 const NAMESPACE_KINDS: &[&str] = &["Namespace"];
 /// What the RBAC model of [`Manifests::from_documents`] reads (`access::load`), besides lists.
@@ -167,51 +195,144 @@ const ACCESS_KINDS: &[&str] = &[
     "RoleBinding",
     "ClusterRoleBinding",
 ];
-/// Every kind list above: a check given documents by kind reads only these.
-const READ_KINDS: &[&[&str]] = &[
+/// The kinds only checks of one document at a time read ([`Stream::observe`]; a
+/// NetworkPolicy of the Flux namespace is read by the whole-environment lock-down checks too).
+const LOCAL_KINDS: &[&[&str]] = &[
     RECONCILER_KINDS,
-    GIT_KINDS,
     IMAGE_POLICY_KINDS,
-    RBAC_KINDS,
-    LOCKDOWN_KINDS,
     NAMESPACE_KINDS,
+    NETWORK_POLICY_KINDS,
+];
+/// The kinds the checks of the whole environment read (besides lists, the Flux source API
+/// group, and the Flux namespace's NetworkPolicies): [`Stream`] keeps these documents whole.
+const WHOLE_KINDS: &[&[&str]] = &[
+    GIT_KINDS,
+    RBAC_KINDS,
+    COMPONENT_KINDS,
     ACCESS_KINDS,
     whole::ADMISSION_KINDS,
 ];
 
 /// Whether some check of [`check_env`] reads `doc` beyond its identity (apiVersion, kind,
-/// metadata name and namespace): a kind of [`READ_KINDS`], a list (its items are read), or
-/// an object of the API group [`whole::sources`] reads whatever its kind. Without template
-/// overrides (the reference comparison reads every document), a compile may replace every
-/// other document by [`identity_only`] as soon as its canonical bytes are made: at 5,000
-/// tenants those are a quarter of an environment's text (ExternalSecrets, Alerts, Providers,
-/// ImageRepositories), held until the checks end.
-pub fn reads(doc: &Value) -> bool {
+/// metadata name and namespace): a kind of [`LOCAL_KINDS`] or [`WHOLE_KINDS`] (with
+/// [`LOCKDOWN_KINDS`], every kind a check given documents by kind reads), a list (its items
+/// are read), or an object of the API group [`whole::sources`] reads whatever its kind.
+#[cfg(test)]
+fn reads(doc: &Value) -> bool {
     let kind = s(doc, &["kind"]);
     kind.ends_with("List")
-        || READ_KINDS.iter().any(|ks| ks.contains(&kind))
+        || LOCAL_KINDS
+            .iter()
+            .chain(WHOLE_KINDS)
+            .any(|ks| ks.contains(&kind))
+        || LOCKDOWN_KINDS.contains(&kind)
         || s(doc, &["apiVersion"]).starts_with(whole::SOURCE_API)
 }
 
-/// `doc`'s identity alone: `apiVersion`, `kind` and `metadata` `name` and `namespace` (what
-/// [`super::duplicates`] and the checks' kind and group filters read), nothing else.
-pub fn identity_only(doc: &Value) -> Value {
-    let mut out = serde_json::Map::with_capacity(3);
-    for key in ["apiVersion", "kind"] {
-        if let Some(v) = doc.get(key) {
-            out.insert(key.to_string(), v.clone());
+/// What [`Stream::observe`] recorded of the documents it checked and let go: all that the
+/// whole-environment checks need of them.
+#[derive(Debug, Default)]
+pub struct Facts {
+    /// Tenant namespaces with a `v1` Namespace object.
+    namespaces: HashSet<String>,
+    /// Namespaces with a default-deny ingress NetworkPolicy.
+    denied: HashSet<String>,
+    /// Whether a check of one document failed.
+    failed: bool,
+}
+
+impl Facts {
+    /// Adds what `other` recorded (of other files).
+    pub fn merge(&mut self, other: Facts) {
+        self.namespaces.extend(other.namespaces);
+        self.denied.extend(other.denied);
+        self.failed |= other.failed;
+    }
+}
+
+/// [`check_env`] one file at a time, for an output of trustc's own templates (with a
+/// template override, the reference comparison reads every document: use [`check_env`]).
+///
+/// [`Stream::observe`] runs, on each file as soon as it is verified, the checks that judge a
+/// document alone (reconcilers' impersonation and scope, image filters, each tenant
+/// Namespace's Pod Security labels, which namespaces a NetworkPolicy denies ingress in) and
+/// drops every document no check of the whole environment reads: at 5,000 tenants three
+/// quarters of an environment's documents, which are then never held together.
+/// [`Stream::holds`] runs the other checks on the documents kept, with what was recorded of
+/// the rest. The verdict is [`check_env`]'s (tested on the example, on hostile documents of
+/// every kind checked one at a time, and on documents filled with what the checks look for);
+/// the diagnostics are not: a caller that needs them runs [`check_env`] on the whole output.
+pub struct Stream<'p> {
+    policy: &'p Policy,
+    env: &'p Env,
+    tenants: HashMap<&'p str, &'p Tenant>,
+}
+
+impl<'p> Stream<'p> {
+    /// The stream of `policy.environments[index]`.
+    pub fn new(policy: &'p Policy, index: usize) -> Self {
+        let env = &policy.environments[index];
+        Stream {
+            policy,
+            env,
+            tenants: whole::tenant_index(env),
         }
     }
-    if let Some(meta) = doc.get("metadata").and_then(Value::as_object) {
-        let mut m = serde_json::Map::with_capacity(2);
-        for key in ["name", "namespace"] {
-            if let Some(v) = meta.get(key) {
-                m.insert(key.to_string(), v.clone());
+
+    /// Checks each document of `m` alone, records what the whole-environment checks need of
+    /// it, and drops it unless one of those reads it (see [`Stream`]).
+    pub fn observe(&self, m: &mut Manifest) -> Facts {
+        let mut facts = Facts::default();
+        let mut out = Vec::new();
+        let flux = self.policy.flux.namespace.as_str();
+        m.docs.retain(|d| {
+            let kind = s(d, &["kind"]);
+            let one = [d];
+            if !LOCAL_KINDS.iter().any(|ks| ks.contains(&kind)) {
+                // Read by no check of one document.
+            } else if RECONCILER_KINDS.contains(&kind) {
+                reconcilers(&mut out, self.env, &one, &self.tenants);
+                whole::reconciler_scope(&mut out, self.env, &one, &self.tenants);
+            } else if IMAGE_POLICY_KINDS.contains(&kind) {
+                image_filters(&mut out, self.env, &one);
+            } else if NAMESPACE_KINDS.contains(&kind) {
+                let env = self.env;
+                if let Some(ns) =
+                    whole::tenant_namespace(&mut out, self.policy, env, d, &self.tenants)
+                {
+                    facts.namespaces.insert(ns.to_string());
+                }
+            } else if NETWORK_POLICY_KINDS.contains(&kind) {
+                if let Some(ns) = whole::default_deny(d) {
+                    facts.denied.insert(ns.to_string());
+                }
             }
-        }
-        out.insert("metadata".to_string(), Value::Object(m));
+            kind.ends_with("List")
+                || WHOLE_KINDS.iter().any(|ks| ks.contains(&kind))
+                || s(d, &["apiVersion"]).starts_with(whole::SOURCE_API)
+                || (kind == "NetworkPolicy" && s(d, &["metadata", "namespace"]) == flux)
+        });
+        facts.failed = !out.is_empty();
+        facts
     }
-    Value::Object(out)
+
+    /// Whether every invariant of [`check_env`] holds, given the documents [`Stream::observe`]
+    /// kept of every file of the environment (`manifests`) and all it recorded (`facts`).
+    pub fn holds(&self, manifests: &[&Manifest], facts: &Facts) -> bool {
+        if facts.failed {
+            return false;
+        }
+        let mut out = Vec::new();
+        check_one(
+            &mut out,
+            self.policy,
+            self.env,
+            manifests,
+            None,
+            Some(facts),
+        );
+        out.is_empty()
+    }
 }
 
 fn of_env<'a>(ms: &[&'a Manifest], prefix: &str) -> Vec<&'a Manifest> {
@@ -1076,14 +1197,191 @@ subjects: [{kind: Group, name: "system:serviceaccounts", apiGroup: rbac.authoriz
             want,
             "a check read a document `reads` says none reads"
         );
-        let mut slim = manifests;
-        for m in &mut slim {
-            for d in &mut m.docs {
-                if !reads(d) {
-                    *d = identity_only(d);
+        assert_eq!(
+            streamed(&policy, &lured),
+            full(&policy, &manifests),
+            "the stream's verdict on the lured documents"
+        );
+    }
+
+    /// [`Stream`]'s verdict, per environment, on `manifests` observed one file at a time.
+    fn streamed(policy: &Policy, manifests: &[Manifest]) -> Vec<bool> {
+        (0..policy.environments.len())
+            .map(|index| {
+                let stream = Stream::new(policy, index);
+                let prefix = format!("{}/", policy.environments[index].name);
+                let mut facts = Facts::default();
+                let mut kept: Vec<Manifest> = manifests
+                    .iter()
+                    .filter(|m| m.path.starts_with(&prefix))
+                    .cloned()
+                    .collect();
+                for m in &mut kept {
+                    facts.merge(stream.observe(m));
                 }
+                let all: Vec<&Manifest> = kept.iter().collect();
+                stream.holds(&all, &facts)
+            })
+            .collect()
+    }
+
+    /// [`check_env`]'s verdict, per environment, on every document.
+    fn full(policy: &Policy, manifests: &[Manifest]) -> Vec<bool> {
+        let all: Vec<&Manifest> = manifests.iter().collect();
+        (0..policy.environments.len())
+            .map(|index| check_env(policy, index, &all, None).is_empty())
+            .collect()
+    }
+
+    /// The stream judges as [`check_env`] does: on the example (everything holds), and on
+    /// each way a document checked alone can fail (and some the whole-environment checks
+    /// catch), made in the first environment only.
+    #[test]
+    fn the_stream_gives_the_verdict_of_the_whole_check() {
+        let policy = crate::testing::example_policy();
+        let manifests = reference(&policy).expect("the example compiles");
+        let envs = policy.environments.len();
+        assert_eq!(streamed(&policy, &manifests), vec![true; envs]);
+        assert_eq!(full(&policy, &manifests), vec![true; envs]);
+        let env0 = &policy.environments[0];
+        let tenant = &env0.tenants[0];
+        type Edit = Box<dyn Fn(&mut Vec<Value>) -> bool>;
+        let first = |kind: &'static str, change: fn(&mut Value)| -> Edit {
+            let tenant_ns = tenant.namespaces.clone();
+            Box::new(move |docs: &mut Vec<Value>| {
+                let hit = docs.iter_mut().find(|d| {
+                    s(d, &["kind"]) == kind
+                        && tenant_ns.iter().any(|n| {
+                            n == s(d, &["metadata", "namespace"])
+                                || (kind == "Namespace" && n == s(d, &["metadata", "name"]))
+                        })
+                });
+                hit.map(change).is_some()
+            })
+        };
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "Kustomization impersonates default",
+                first("Kustomization", |d| {
+                    d["spec"]["serviceAccountName"] = "default".into();
+                }),
+            ),
+            (
+                "Kustomization forces",
+                first("Kustomization", |d| {
+                    d["spec"]["force"] = true.into();
+                }),
+            ),
+            (
+                "Kustomization targets kube-system",
+                first("Kustomization", |d| {
+                    d["spec"]["targetNamespace"] = "kube-system".into();
+                }),
+            ),
+            (
+                "Kustomization with a kubeConfig",
+                first("Kustomization", |d| {
+                    d["spec"]["kubeConfig"] = serde_json::json!({"secretRef": {"name": "x"}});
+                }),
+            ),
+            (
+                "ImagePolicy unanchored",
+                first("ImagePolicy", |d| {
+                    d["spec"]["filterTags"] = serde_json::json!({"pattern": "v.*"});
+                }),
+            ),
+            (
+                "Namespace privileged",
+                first("Namespace", |d| {
+                    d["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] =
+                        "privileged".into();
+                }),
+            ),
+            (
+                "Namespace gone",
+                Box::new({
+                    let ns = tenant.namespaces[0].clone();
+                    move |docs: &mut Vec<Value>| {
+                        let before = docs.len();
+                        docs.retain(|d| {
+                            !(s(d, &["kind"]) == "Namespace" && s(d, &["metadata", "name"]) == ns)
+                        });
+                        docs.len() < before
+                    }
+                }),
+            ),
+            (
+                "default-deny selects some Pods",
+                first("NetworkPolicy", |d| {
+                    if d["spec"]["podSelector"]
+                        .as_object()
+                        .is_some_and(|o| o.is_empty())
+                    {
+                        d["spec"]["podSelector"] = serde_json::json!({"matchLabels": {"app": "x"}});
+                    }
+                }),
+            ),
+            (
+                "default-deny gone",
+                Box::new({
+                    let ns = tenant.namespaces.clone();
+                    move |docs: &mut Vec<Value>| {
+                        let before = docs.len();
+                        docs.retain(|d| {
+                            !(whole::default_deny(d).is_some_and(|n| ns.iter().any(|x| x == n)))
+                        });
+                        docs.len() < before
+                    }
+                }),
+            ),
+            (
+                "Flux egress without DNS",
+                Box::new({
+                    let flux = policy.flux.namespace.clone();
+                    move |docs: &mut Vec<Value>| {
+                        let mut hit = false;
+                        for d in docs.iter_mut() {
+                            if s(d, &["kind"]) == "NetworkPolicy"
+                                && s(d, &["metadata", "namespace"]) == flux
+                            {
+                                if let Some(e) = d["spec"].get_mut("egress") {
+                                    *e = serde_json::json!([]);
+                                    hit = true;
+                                }
+                            }
+                        }
+                        hit
+                    }
+                }),
+            ),
+        ];
+        for (what, edit) in cases {
+            let mut edited = manifests.clone();
+            let mut hit = false;
+            for m in edited
+                .iter_mut()
+                .filter(|m| m.path.starts_with(&format!("{}/", env0.name)))
+            {
+                hit |= edit(&mut m.docs);
             }
+            assert!(hit, "{what}: the example has such a document");
+            let want = full(&policy, &edited);
+            assert!(!want[0], "{what}: the whole check refuses it");
+            assert_eq!(streamed(&policy, &edited), want, "{what}");
         }
-        assert_eq!(verdicts(&slim), want);
+        // A HelmRelease of the tenant with foreign credentials, and a hostile binding, added.
+        for yaml in [
+            format!(
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: x, namespace: {}}}\nspec: {{serviceAccountName: {}, kubeConfig: {{secretRef: {{name: k}}}}}}\n",
+                tenant.home, tenant.service_account
+            ),
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: everyone}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: Group, name: \"system:serviceaccounts\", apiGroup: rbac.authorization.k8s.io}]\n".to_string(),
+        ] {
+            let mut edited = manifests.clone();
+            add_to_each_env(&policy, &mut edited, &yaml);
+            let want = full(&policy, &edited);
+            assert_eq!(want, vec![false; envs], "{yaml}");
+            assert_eq!(streamed(&policy, &edited), want, "{yaml}");
+        }
     }
 }

@@ -150,38 +150,58 @@ pub(super) fn pod_security(
     docs: &[&Value],
     tenants: &HashMap<&str, &Tenant>,
 ) {
-    let e = &env.name;
-    let mut found: HashSet<&str> = HashSet::new();
-    for d in docs {
-        if s(d, &["kind"]) != "Namespace" || s(d, &["apiVersion"]) != "v1" {
-            continue;
-        }
-        let ns = s(d, &["metadata", "name"]);
-        let Some(t) = tenants.get(ns) else {
-            continue;
-        };
-        found.insert(ns);
-        let label = |k: &str| s(d, &["metadata", "labels", k]);
-        let level = label("pod-security.kubernetes.io/enforce");
-        let version = label("pod-security.kubernetes.io/enforce-version");
-        if level != "restricted" || version != policy.flux.pod_security_version {
-            out.push(fail(
-                Code::PodSecurityWeakened,
-                e,
-                format!(
-                    "Namespace `{ns}` of tenant `{}` enforces Pod Security `{level}` at version `{version}`, not `restricted` at `{}`",
-                    t.name, policy.flux.pod_security_version
-                ),
-                "Adversary 2: privileged Pods in a tenant namespace",
-            ));
-        }
+    let found: HashSet<&str> = docs
+        .iter()
+        .filter_map(|d| tenant_namespace(out, policy, env, d, tenants))
+        .collect();
+    namespaces_missing(out, env, |ns| found.contains(ns));
+}
+
+/// [`pod_security`] on one document: the name of the tenant namespace `d` declares, if it is
+/// a `v1` Namespace of a tenant, with a diagnostic when it does not enforce `restricted` at
+/// the model's version.
+pub(super) fn tenant_namespace<'d>(
+    out: &mut Vec<Diagnostic>,
+    policy: &Policy,
+    env: &Env,
+    d: &'d Value,
+    tenants: &HashMap<&str, &Tenant>,
+) -> Option<&'d str> {
+    if s(d, &["kind"]) != "Namespace" || s(d, &["apiVersion"]) != "v1" {
+        return None;
     }
+    let ns = s(d, &["metadata", "name"]);
+    let t = tenants.get(ns)?;
+    let label = |k: &str| s(d, &["metadata", "labels", k]);
+    let level = label("pod-security.kubernetes.io/enforce");
+    let version = label("pod-security.kubernetes.io/enforce-version");
+    if level != "restricted" || version != policy.flux.pod_security_version {
+        out.push(fail(
+            Code::PodSecurityWeakened,
+            &env.name,
+            format!(
+                "Namespace `{ns}` of tenant `{}` enforces Pod Security `{level}` at version `{version}`, not `restricted` at `{}`",
+                t.name, policy.flux.pod_security_version
+            ),
+            "Adversary 2: privileged Pods in a tenant namespace",
+        ));
+    }
+    Some(ns)
+}
+
+/// The rest of [`pod_security`]: every tenant namespace for which `found` is false has no
+/// Namespace object in the output.
+pub(super) fn namespaces_missing(
+    out: &mut Vec<Diagnostic>,
+    env: &Env,
+    found: impl Fn(&str) -> bool,
+) {
     for t in &env.tenants {
         for ns in &t.namespaces {
-            if !found.contains(ns.as_str()) {
+            if !found(ns) {
                 out.push(fail(
                     Code::PodSecurityWeakened,
-                    e,
+                    &env.name,
                     format!(
                         "Namespace `{ns}` of tenant `{}` is not in the output, so nothing sets its Pod Security level",
                         t.name
@@ -197,27 +217,37 @@ pub(super) fn pod_security(
 /// `Ingress` in `policyTypes`, no ingress rule): NetworkPolicies only add allows, so without
 /// it every flow is open.
 pub(super) fn tenant_network_policies(out: &mut Vec<Diagnostic>, env: &Env, docs: &[&Value]) {
-    let mut denied: HashSet<&str> = HashSet::new();
-    for d in docs {
-        if s(d, &["kind"]) != "NetworkPolicy" {
-            continue;
-        }
-        let selects_all = field(d, &["spec", "podSelector"])
-            .and_then(Value::as_object)
-            .is_some_and(|o| o.is_empty());
-        let ingress_type = field(d, &["spec", "policyTypes"])
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.iter().any(|t| t.as_str() == Some("Ingress")));
-        let no_rule = field(d, &["spec", "ingress"])
-            .and_then(Value::as_array)
-            .is_none_or(|a| a.is_empty());
-        if selects_all && ingress_type && no_rule {
-            denied.insert(s(d, &["metadata", "namespace"]));
-        }
+    let denied: HashSet<&str> = docs.iter().filter_map(|d| default_deny(d)).collect();
+    network_policies_missing(out, env, |ns| denied.contains(ns));
+}
+
+/// [`tenant_network_policies`] on one document: the namespace `d` denies all ingress in, if
+/// it is such a NetworkPolicy.
+pub(super) fn default_deny(d: &Value) -> Option<&str> {
+    if s(d, &["kind"]) != "NetworkPolicy" {
+        return None;
     }
+    let selects_all = field(d, &["spec", "podSelector"])
+        .and_then(Value::as_object)
+        .is_some_and(|o| o.is_empty());
+    let ingress_type = field(d, &["spec", "policyTypes"])
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|t| t.as_str() == Some("Ingress")));
+    let no_rule = field(d, &["spec", "ingress"])
+        .and_then(Value::as_array)
+        .is_none_or(|a| a.is_empty());
+    (selects_all && ingress_type && no_rule).then(|| s(d, &["metadata", "namespace"]))
+}
+
+/// The rest of [`tenant_network_policies`]: every tenant namespace `denied` is false for.
+pub(super) fn network_policies_missing(
+    out: &mut Vec<Diagnostic>,
+    env: &Env,
+    denied: impl Fn(&str) -> bool,
+) {
     for t in &env.tenants {
         for ns in &t.namespaces {
-            if !denied.contains(ns.as_str()) {
+            if !denied(ns) {
                 out.push(fail(
                     Code::TenantNetworkPolicyMissing,
                     &env.name,
