@@ -334,20 +334,23 @@ fn plan<'p>(
         })
         .collect();
     // Each tenant's context once, shared by its dozen files (by address: jobs borrow the
-    // tenants of `policy`).
+    // tenants of `policy`): the item of its environment's `tenants`, so that a tenant's
+    // context is held once (a reference-count bump, not a second serialisation).
     let tenant_values: std::collections::HashMap<usize, Value> = policy
         .environments
         .iter()
-        .enumerate()
-        .filter(|(ei, _)| only.is_none_or(|o| o == *ei))
-        .flat_map(|(_, e)| e.tenants.iter())
-        .collect::<Vec<&Tenant>>()
-        .par_iter()
-        .map(|t| {
-            (
-                std::ptr::from_ref::<Tenant>(t) as usize,
-                Value::from(minijinja::value::Serde(Some(*t))),
-            )
+        .zip(&envs)
+        .filter(|(_, v)| !v.is_undefined())
+        .flat_map(|(e, v)| {
+            let items = v.get_attr("tenants").unwrap_or_default();
+            e.tenants.iter().enumerate().map(move |(i, t)| {
+                let value = items
+                    .get_item_by_index(i)
+                    .ok()
+                    .filter(|v| !v.is_undefined())
+                    .unwrap_or_else(|| Value::from(minijinja::value::Serde(t)));
+                (std::ptr::from_ref::<Tenant>(t) as usize, value)
+            })
         })
         .collect();
     Ok(Plan {
@@ -503,4 +506,32 @@ pub fn kustomizations(
         }
     }
     if errs.is_empty() { Ok(out) } else { Err(errs) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each tenant's context is its environment's `tenants` item, equal to the tenant
+    /// serialised alone (what templates read as `tenant`).
+    #[test]
+    fn tenant_contexts_are_the_environment_items() {
+        let policy = crate::testing::example_policy();
+        let set = TemplateSet::embedded();
+        for index in 0..policy.environments.len() {
+            let plan = plan_env(&policy, &set, index).expect("the example plans");
+            let e = &policy.environments[index];
+            assert!(!e.tenants.is_empty());
+            assert_eq!(plan.tenant_values.len(), e.tenants.len());
+            for (i, t) in e.tenants.iter().enumerate() {
+                let shared = &plan.tenant_values[&(std::ptr::from_ref(t) as usize)];
+                assert_eq!(*shared, Value::from(minijinja::value::Serde(Some(t))));
+                let item = plan.envs[index]
+                    .get_attr("tenants")
+                    .and_then(|ts| ts.get_item_by_index(i))
+                    .expect("the environment lists its tenants");
+                assert_eq!(*shared, item, "tenant {}", t.name);
+            }
+        }
+    }
 }
