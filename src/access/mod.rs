@@ -222,6 +222,22 @@ impl Manifests {
         m
     }
 
+    /// What loading could not decide (objects without a name or namespace, bindings without a
+    /// complete roleRef, objects defined more than once): part of every analysis's `unknown`.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Each Role, ClusterRole, RoleBinding and ClusterRoleBinding loaded, as the notes name it
+    /// (`Role ns/name`, `ClusterRoleBinding name`…): two equal definitions are an object
+    /// defined more than once, which [`Manifests::finish`] notes within one load.
+    pub fn definitions(&self) -> impl Iterator<Item = String> + '_ {
+        self.roles
+            .iter()
+            .map(RoleDef::describe)
+            .chain(self.bindings.iter().map(BindingDef::describe))
+    }
+
     /// The ServiceAccount objects of the manifests: (namespace, name), sorted.
     pub fn service_accounts(&self) -> impl Iterator<Item = (&str, &str)> {
         self.service_accounts

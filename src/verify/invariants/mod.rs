@@ -84,8 +84,14 @@ fn check_one(
 ) {
     let prefix = format!("{}/", env.name);
     let files = of_env(manifests, &prefix);
-    let rbac =
-        Manifests::from_documents(files.iter().map(|m| (m.path.as_str(), m.docs.as_slice())));
+    // The whole environment's RBAC model, for its notes; [`Stream::observe`] took them file
+    // by file already.
+    let rbac = match facts {
+        None => {
+            Manifests::from_documents(files.iter().map(|m| (m.path.as_str(), m.docs.as_slice())))
+        }
+        Some(_) => Manifests::default(),
+    };
     let docs: Vec<&Value> = files.iter().flat_map(|m| m.docs.iter()).collect();
     let tenants = whole::tenant_index(env);
     let index = RbacIndex::new(&files);
@@ -237,16 +243,23 @@ pub struct Facts {
     namespaces: HashSet<String>,
     /// Namespaces with a default-deny ingress NetworkPolicy.
     denied: HashSet<String>,
-    /// Whether a check of one document failed.
+    /// Hashes of the RBAC objects' definitions ([`Manifests::definitions`]).
+    definitions: HashSet<u64>,
+    /// Whether a check of one document failed, or the RBAC model noted something (which
+    /// [`tenant_grants`] reports for every tenant).
     failed: bool,
 }
 
 impl Facts {
-    /// Adds what `other` recorded (of other files).
+    /// Adds what `other` recorded (of other files): an RBAC object defined in both is a
+    /// failure, as [`Manifests`] notes it.
     pub fn merge(&mut self, other: Facts) {
         self.namespaces.extend(other.namespaces);
         self.denied.extend(other.denied);
         self.failed |= other.failed;
+        for d in other.definitions {
+            self.failed |= !self.definitions.insert(d);
+        }
     }
 }
 
@@ -312,7 +325,20 @@ impl<'p> Stream<'p> {
                 || s(d, &["apiVersion"]).starts_with(whole::SOURCE_API)
                 || (kind == "NetworkPolicy" && s(d, &["metadata", "namespace"]) == flux)
         });
-        facts.failed = !out.is_empty();
+        // What the RBAC model of the whole environment would note of these documents: noted
+        // here, file by file (definitions are compared across files by [`Facts::merge`]), so
+        // that [`Stream::holds`] need not load the whole environment's model for its notes.
+        let rbac = Manifests::from_documents([(m.path.as_str(), m.docs.as_slice())]);
+        facts.definitions = rbac
+            .definitions()
+            .map(|d| {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::hash::DefaultHasher::new();
+                d.hash(&mut h);
+                h.finish()
+            })
+            .collect();
+        facts.failed = !out.is_empty() || !rbac.notes().is_empty();
         facts
     }
 
@@ -1382,6 +1408,33 @@ subjects: [{kind: Group, name: "system:serviceaccounts", apiGroup: rbac.authoriz
             let want = full(&policy, &edited);
             assert_eq!(want, vec![false; envs], "{yaml}");
             assert_eq!(streamed(&policy, &edited), want, "{yaml}");
+        }
+        // What the RBAC model notes, which every tenant's analysis reports: a Role without a
+        // namespace; a ClusterRole defined in two files (under two `metadata.namespace`
+        // values, which a ClusterRole ignores, so they are not duplicate objects).
+        let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: floating}\nrules: []\n";
+        let twice = |ns: &str| {
+            format!(
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: twice, namespace: {ns}}}\nrules: []\n"
+            )
+        };
+        for files in [vec![role.to_string()], vec![twice("a"), twice("b")]] {
+            let mut edited = manifests.clone();
+            for (i, yaml) in files.iter().enumerate() {
+                add_to_each_env(&policy, &mut edited, yaml);
+                for m in edited
+                    .iter_mut()
+                    .filter(|m| m.path.ends_with("/hostile.yaml"))
+                {
+                    if m.template == "test" {
+                        m.template = format!("test {i}");
+                        m.path = m.path.replace("hostile.yaml", &format!("hostile-{i}.yaml"));
+                    }
+                }
+            }
+            let want = full(&policy, &edited);
+            assert_eq!(want, vec![false; envs], "{files:?}");
+            assert_eq!(streamed(&policy, &edited), want, "{files:?}");
         }
     }
 }
