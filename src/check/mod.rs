@@ -12,8 +12,26 @@ pub use keys::{CosignKey, SignerKey};
 pub(crate) use rules::control_characters;
 
 /// Whether a regular expression is anchored `^…$` (the final `$` not escaped).
+///
+/// Remembers the patterns it judged on this thread (parsing a regular expression costs more
+/// than the rest of an ImagePolicy's checks, and a trust model has few distinct filters).
 pub fn is_anchored(pattern: &str) -> bool {
-    rules::is_anchored(pattern)
+    thread_local! {
+        static JUDGED: std::cell::RefCell<std::collections::HashMap<String, bool>> =
+            std::cell::RefCell::default();
+    }
+    JUDGED.with(|judged| {
+        if let Some(&known) = judged.borrow().get(pattern) {
+            return known;
+        }
+        let anchored = rules::is_anchored(pattern);
+        let mut judged = judged.borrow_mut();
+        if judged.len() >= 1024 {
+            judged.clear();
+        }
+        judged.insert(pattern.to_string(), anchored);
+        anchored
+    })
 }
 
 use indexmap::IndexMap;

@@ -32,7 +32,16 @@ pub(super) fn parse(text: &str) -> Option<Vec<Value>> {
     }
     let mut docs = Vec::new();
     let mut lines: Vec<Line<'_>> = Vec::new();
-    for raw in text.split('\n') {
+    // Lines split by hand: they are short, and `str::split` pays a searcher's set-up for each.
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start <= bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| start + i);
+        let raw = &text[start..end];
+        start = end + 1;
         let trimmed = raw.trim_end_matches(' ');
         let body = trimmed.trim_start_matches(' ');
         if body.is_empty() || body.starts_with('#') {
@@ -233,7 +242,7 @@ fn split_key(text: &str) -> Option<(String, &str)> {
         }
         (key, &text[end..])
     } else {
-        let colon = text.find(':')?;
+        let colon = text.bytes().position(|b| b == b':')?;
         let key = &text[..colon];
         if !plain_key(key) {
             return None;
@@ -274,12 +283,12 @@ fn has_surrogate_escape(s: &str) -> bool {
     })
 }
 
-/// Words YAML 1.1 or 1.2 reads as booleans or null in some spelling.
-fn special_word(lower: &str) -> bool {
-    matches!(
-        lower,
-        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
-    )
+/// Words YAML 1.1 or 1.2 reads as booleans or null in some spelling (any ASCII case).
+fn special_word(word: &str) -> bool {
+    word.len() <= 5
+        && ["y", "n", "yes", "no", "on", "off", "true", "false", "null"]
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(word))
 }
 
 /// A plain mapping key: starts with an ASCII letter, then letters, digits, `_ . / -`, and is
@@ -290,7 +299,7 @@ fn plain_key(key: &str) -> bool {
         && b[0].is_ascii_alphabetic()
         && b.iter()
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-'))
-        && !special_word(&key.to_ascii_lowercase())
+        && !special_word(key)
 }
 
 /// A value on its key's or item's line.
@@ -347,8 +356,7 @@ fn plain(s: &str) -> Option<Value> {
     {
         return None;
     }
-    let lower = s.to_ascii_lowercase();
-    if special_word(&lower) {
+    if special_word(s) {
         return match s {
             "true" => Some(Value::Bool(true)),
             "false" => Some(Value::Bool(false)),

@@ -328,6 +328,14 @@ impl<'p> Stream<'p> {
         // What the RBAC model of the whole environment would note of these documents: noted
         // here, file by file (definitions are compared across files by [`Facts::merge`]), so
         // that [`Stream::holds`] need not load the whole environment's model for its notes.
+        let loads = m.docs.iter().any(|d| {
+            let kind = s(d, &["kind"]);
+            kind.ends_with("List") || ACCESS_KINDS.contains(&kind)
+        });
+        if !loads {
+            facts.failed = !out.is_empty();
+            return facts;
+        }
         let rbac = Manifests::from_documents([(m.path.as_str(), m.docs.as_slice())]);
         facts.definitions = rbac
             .definitions()
