@@ -1,7 +1,7 @@
 //! `trustc generate`: model → render → verify → write, or `--check` for drift.
 
 use rayon::prelude::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -54,8 +54,9 @@ fn compile_policy(
 ) -> Result<Tree, Sink> {
     let header = write::header(&policy.spec_path);
     let mut tree = Tree::default();
+    let mut verified = Verified::new();
     for index in 0..policy.environments.len() {
-        let Some(files) = compile_env(policy, templates, index, &header, out) else {
+        let Some(files) = compile_env(policy, templates, index, &header, out, &mut verified) else {
             return match compile_whole(policy, templates)? {
                 (tree, broken) if broken.is_empty() => Ok(tree),
                 (_, broken) => Err(broken),
@@ -66,7 +67,7 @@ fn compile_policy(
                 Kept::Bytes(bytes) => {
                     tree.files.insert(path, bytes);
                 }
-                Kept::Unchanged(digest) => {
+                Kept::Unchanged(digest, _) => {
                     tree.unchanged.insert(path, write::hex(&digest));
                 }
             }
@@ -84,8 +85,8 @@ enum Kept {
     /// Header and canonical text.
     Bytes(Vec<u8>),
     /// Equal to the output directory's copy: its sha256 (inline: an allocation per file made
-    /// on the workers would pin the pages of the documents freed around it).
-    Unchanged([u8; 32]),
+    /// on the workers would pin the pages of the documents freed around it) and length.
+    Unchanged([u8; 32], u64),
 }
 
 /// Like [`compile`], but an output the security invariants refuse is still returned, with
@@ -124,47 +125,70 @@ fn compile_env(
     index: usize,
     header: &str,
     out: Option<&write::Output>,
+    memo: &mut Verified,
 ) -> Option<Vec<(String, Kept)>> {
     use verify::invariants::{Facts, Stream};
     let stream = templates
         .overridden
         .is_empty()
         .then(|| Stream::new(policy, index));
-    let keep = |m: &mut verify::Manifest| -> Taken {
-        let yaml = std::mem::take(&mut m.yaml);
-        let mut ids = Vec::new();
-        let mut facts = Facts::default();
+    // What the invariants take of a verified file (its identity hashes and what the stream
+    // recorded), freeing the documents they do not read.
+    let observe = |m: &mut verify::Manifest| -> (Vec<u64>, Facts) {
         if m.path.split('/').next() == Some(render::KYVERNO_TESTS) {
             m.docs = Vec::new();
+            (Vec::new(), Facts::default())
         } else if let Some(stream) = &stream {
-            ids = verify::identity_hashes(m);
-            facts = stream.observe(m);
+            (verify::identity_hashes(m), stream.observe(m))
+        } else {
+            (Vec::new(), Facts::default())
         }
+    };
+    let keep = |m: &mut verify::Manifest| -> Taken {
+        let yaml = std::mem::take(&mut m.yaml);
+        let (ids, facts) = observe(m);
         let mut bytes = Vec::with_capacity(header.len() + yaml.len());
         bytes.extend_from_slice(header.as_bytes());
         bytes.extend_from_slice(yaml.as_bytes());
         drop(yaml);
         let kept = match out {
-            Some(out) if out.holds(&m.path, &bytes) => Kept::Unchanged(write::sha256(&bytes)),
+            Some(out) if out.holds(&m.path, &bytes) => {
+                Kept::Unchanged(write::sha256(&bytes), bytes.len() as u64)
+            }
             _ => Kept::Bytes(bytes),
         };
         (kept, ids, facts)
     };
     let mut gathered = Gathered::default();
+    // A rendered part: what earlier environments verified is reused, the rest verified (and
+    // recorded for the next environments).
+    let mut take = |gathered: &mut Gathered, rendered: Vec<render::Rendered>| -> Option<()> {
+        let (reused, fresh, keys) = reuse(rendered, memo, out, &observe);
+        gathered.take(reused);
+        let fresh = verify::verify_part(fresh, keep).ok()?;
+        for (m, (kept, _, _)) in &fresh {
+            if let (Kept::Unchanged(digest, len), Some(key)) = (kept, keys.get(&m.path)) {
+                memo.insert(*key, (*len, *digest));
+            }
+        }
+        gathered.take(fresh);
+        Some(())
+    };
     // Rendered and verified a part at a time: the rendered text of one part is held, never
     // the environment's.
     let plan = render::plan_env(policy, templates, index).ok()?;
     let mut start = 0;
     while start < plan.len() {
         let end = (start + RENDER_PART).min(plan.len());
-        let rendered = plan.render(start..end).ok()?;
-        gathered.take(verify::verify_part(rendered, keep).ok()?);
+        take(&mut gathered, plan.render(start..end).ok()?)?;
         start = end;
     }
     drop(plan);
     let paths: Vec<String> = gathered.verified.iter().map(|m| m.path.clone()).collect();
-    let kust = render::kustomizations(&paths, templates).ok()?;
-    gathered.take(verify::verify_part(kust, keep).ok()?);
+    take(
+        &mut gathered,
+        render::kustomizations(&paths, templates).ok()?,
+    )?;
     let Gathered {
         repeated,
         facts,
@@ -190,6 +214,82 @@ fn compile_env(
     // Freeing a million small allocations is no cheaper than making them: in parallel.
     verified.into_par_iter().for_each(drop);
     Some(kept)
+}
+
+/// Verifications made for earlier environments: the sha256 of a rendered text → the length
+/// and sha256 of the bytes (header and canonical text) it verified to, recorded when the
+/// output directory held exactly those bytes.
+///
+/// Verification is a function of the rendered text alone (parse, schema, canonical writer:
+/// the path and template only name a failure), so a later file with the same text verifies
+/// to the same documents and bytes. When its copy in the output directory has that length
+/// and digest, [`reuse`] only parses its documents for the invariants (none for a Kyverno
+/// CLI test), which still judge them in their own environment. At 1,000 tenants two thirds
+/// of a tenant's bytes are the same in every environment (its RBAC, NetworkPolicies,
+/// signers, Kyverno CLI test resources). sha256, not a faster hash: the text comes from the
+/// trust model, and a chosen collision must not select another file's bytes.
+type Verified = HashMap<[u8; 32], (u64, [u8; 32])>;
+
+/// The files of a rendered part that an earlier environment verified ([`Verified`]) and the
+/// output directory holds as verified, taken without verifying them again; the other files,
+/// to verify; and the sha256 of each other file's text, by path (to record what it verifies
+/// to). Without an output directory, every file is verified.
+#[allow(clippy::type_complexity)]
+fn reuse(
+    rendered: Vec<render::Rendered>,
+    memo: &Verified,
+    out: Option<&write::Output>,
+    observe: &(impl Fn(&mut verify::Manifest) -> (Vec<u64>, verify::invariants::Facts) + Sync),
+) -> (
+    Vec<(verify::Manifest, Taken)>,
+    Vec<render::Rendered>,
+    HashMap<String, [u8; 32]>,
+) {
+    let Some(out) = out else {
+        return (Vec::new(), rendered, HashMap::new());
+    };
+    let sorted: Vec<Result<(verify::Manifest, Taken), (render::Rendered, [u8; 32])>> = rendered
+        .into_par_iter()
+        .map(|r| {
+            let key = write::sha256(r.text.as_bytes());
+            let Some(&(len, digest)) = memo.get(&key) else {
+                return Err((r, key));
+            };
+            if !out.holds_digest(&r.path, len, &digest) {
+                return Err((r, key));
+            }
+            let docs = if r.path.split('/').next() == Some(render::KYVERNO_TESTS) {
+                Vec::new()
+            } else {
+                match verify::parse_documents(&r.text) {
+                    Ok(docs) => docs,
+                    Err(_) => return Err((r, key)),
+                }
+            };
+            let render::Rendered { path, template, .. } = r;
+            let mut m = verify::Manifest {
+                path,
+                template,
+                docs,
+                yaml: String::new(),
+            };
+            let (ids, facts) = observe(&mut m);
+            Ok((m, (Kept::Unchanged(digest, len), ids, facts)))
+        })
+        .collect();
+    let mut reused = Vec::new();
+    let mut fresh = Vec::new();
+    let mut keys = HashMap::new();
+    for s in sorted {
+        match s {
+            Ok(taken) => reused.push(taken),
+            Err((r, key)) => {
+                keys.insert(r.path.clone(), key);
+                fresh.push(r);
+            }
+        }
+    }
+    (reused, fresh, keys)
 }
 
 /// What [`compile_env`] takes of each file as it is verified: its bytes (or digest), the

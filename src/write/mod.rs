@@ -399,6 +399,20 @@ impl Output {
         matches!(read, Ok(Some(existing)) if existing == bytes)
     }
 
+    /// [`Output::holds`] for bytes known by their length and sha256 only: whether `rel` is a
+    /// regular file of `len` bytes with that digest, reached and read as [`Output::holds`]
+    /// reads it.
+    pub fn holds_digest(&self, rel: &str, len: u64, digest: &[u8; 32]) -> bool {
+        if rel == MANIFEST || components(rel).is_err() {
+            return false;
+        }
+        let read = match fsx::read_beneath_max(&self.fd, rel, len) {
+            Some(r) => r,
+            None => self.read_max(rel, len),
+        };
+        matches!(read, Ok(Some(existing)) if existing.len() as u64 == len && sha256(&existing) == *digest)
+    }
+
     /// Every entry below the root, not following links: relative path → kind. Directories
     /// are listed in parallel (a tree of thousands of tenant directories is mostly
     /// `openat`/`getdents` round trips); the map is the same whatever the order.
