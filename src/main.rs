@@ -12,24 +12,29 @@ fn main() {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay`: milliseconds before mimalloc returns freed memory to the system,
-/// `-1` never. Its position in `mi_option_e` of mimalloc v3 `include/mimalloc.h` (the C source
+/// `mi_option_purge_delay`: milliseconds before mimalloc returns freed memory to the system
+/// (`-1`: never). Its position in `mi_option_e` of mimalloc v3 `include/mimalloc.h` (the C source
 /// libmimalloc-sys 0.1.49 builds), which names no constant for it; the test below checks the
 /// position by the option's distinctive default (1000).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
+/// Milliseconds mimalloc waits before it returns freed memory to the system here.
+const PURGE_DELAY_MS: std::os::raw::c_long = 250;
+
 /// A compile frees each environment's documents and makes the next one's: with mimalloc's
 /// default purge delay (1 s) the freed pages went back to the system and came back as fresh
 /// huge pages the kernel zeroed again (at 1,000 tenants 13,700 page faults and a sixth of the
-/// CPU samples in `clear_page_erms`; 660 faults without purging). trustc is a short-lived
-/// process, so freed memory is kept for reuse instead; that alone raised the peak at 5,000
-/// tenants by ~50 MB (866 → 912 MB), which turning off huge pages (below) more than took back.
+/// CPU samples in `clear_page_erms`; 660 faults without purging). Never purging (`-1`) kept
+/// the peak at 5,000 tenants at 520–540 MB; purging after [`PURGE_DELAY_MS`] lets the
+/// pages freed between environments go back (440–450 MB) at no wall time measurable through
+/// the noise at 1,000 or 5,000 tenants (docs/performance.md, fourth sitting), with huge pages
+/// off (below) so what comes back is not zeroed 2 MiB at a time.
 /// (`MIMALLOC_PURGE_DELAY` in the environment still overrides this for experiments.)
 #[allow(unsafe_code)]
 fn keep_freed_memory() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets a global option of the allocator; any value is valid for this option.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
     }
 }
 
@@ -60,7 +65,10 @@ mod tests {
         unsafe {
             assert_eq!(libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY), 1000);
             keep_freed_memory();
-            assert_eq!(libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY), -1);
+            assert_eq!(
+                libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY),
+                PURGE_DELAY_MS
+            );
         }
     }
 }

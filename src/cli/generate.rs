@@ -68,7 +68,7 @@ fn compile_policy(
                     tree.files.insert(path, bytes);
                 }
                 Kept::Unchanged(digest, _) => {
-                    tree.unchanged.insert(path, write::hex(&digest));
+                    tree.unchanged.insert(path, digest);
                 }
             }
         }
@@ -184,7 +184,7 @@ fn compile_env(
         start = end;
     }
     drop(plan);
-    let paths: Vec<String> = gathered.verified.iter().map(|m| m.path.clone()).collect();
+    let paths: Vec<String> = gathered.kept.iter().map(|(p, _)| p.clone()).collect();
     take(
         &mut gathered,
         render::kustomizations(&paths, templates).ok()?,
@@ -210,7 +210,6 @@ fn compile_env(
     if !holds {
         return None;
     }
-    let kept: Vec<(String, Kept)> = verified.iter().map(|m| m.path.clone()).zip(kept).collect();
     // Freeing a million small allocations is no cheaper than making them: in parallel.
     verified.into_par_iter().for_each(drop);
     Some(kept)
@@ -305,8 +304,10 @@ struct Gathered {
     repeated: bool,
     /// What [`verify::invariants::Stream::observe`] recorded.
     facts: verify::invariants::Facts,
+    /// The files with documents the invariants still read.
     verified: Vec<verify::Manifest>,
-    kept: Vec<Kept>,
+    /// Every file: its path and what is kept of it.
+    kept: Vec<(String, Kept)>,
 }
 
 impl Gathered {
@@ -316,8 +317,12 @@ impl Gathered {
                 self.repeated |= !self.seen.insert(id);
             }
             self.facts.merge(f);
-            self.verified.push(m);
-            self.kept.push(k);
+            if m.docs.is_empty() {
+                self.kept.push((m.path, k));
+            } else {
+                self.kept.push((m.path.clone(), k));
+                self.verified.push(m);
+            }
         }
     }
 }

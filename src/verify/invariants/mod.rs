@@ -210,12 +210,22 @@ const LOCAL_KINDS: &[&[&str]] = &[
     NETWORK_POLICY_KINDS,
 ];
 /// The kinds the checks of the whole environment read (besides lists, the Flux source API
-/// group, and the Flux namespace's NetworkPolicies): [`Stream`] keeps these documents whole.
+/// group, and the Flux namespace's NetworkPolicies).
+#[cfg(test)]
 const WHOLE_KINDS: &[&[&str]] = &[
     GIT_KINDS,
     RBAC_KINDS,
     COMPONENT_KINDS,
     ACCESS_KINDS,
+    whole::ADMISSION_KINDS,
+];
+/// The kinds the checks of the whole environment read, but those its RBAC model reads for its notes alone
+/// (ServiceAccounts: no check reads their grants), which [`Stream::observe`] takes file by
+/// file: the kinds [`Stream`] keeps whole.
+const STREAM_KINDS: &[&[&str]] = &[
+    GIT_KINDS,
+    RBAC_KINDS,
+    COMPONENT_KINDS,
     whole::ADMISSION_KINDS,
 ];
 
@@ -297,6 +307,26 @@ impl<'p> Stream<'p> {
     pub fn observe(&self, m: &mut Manifest) -> Facts {
         let mut facts = Facts::default();
         let mut out = Vec::new();
+        // What the RBAC model of the whole environment would note of these documents: noted
+        // here, file by file (definitions are compared across files by [`Facts::merge`]), so
+        // that [`Stream::holds`] need not load the whole environment's model for its notes.
+        let loads = m.docs.iter().any(|d| {
+            let kind = s(d, &["kind"]);
+            kind.ends_with("List") || ACCESS_KINDS.contains(&kind)
+        });
+        if loads {
+            let rbac = Manifests::from_documents([(m.path.as_str(), m.docs.as_slice())]);
+            facts.definitions = rbac
+                .definitions()
+                .map(|d| {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::hash::DefaultHasher::new();
+                    d.hash(&mut h);
+                    h.finish()
+                })
+                .collect();
+            facts.failed = !rbac.notes().is_empty();
+        }
         let flux = self.policy.flux.namespace.as_str();
         m.docs.retain(|d| {
             let kind = s(d, &["kind"]);
@@ -321,32 +351,11 @@ impl<'p> Stream<'p> {
                 }
             }
             kind.ends_with("List")
-                || WHOLE_KINDS.iter().any(|ks| ks.contains(&kind))
+                || STREAM_KINDS.iter().any(|ks| ks.contains(&kind))
                 || s(d, &["apiVersion"]).starts_with(whole::SOURCE_API)
                 || (kind == "NetworkPolicy" && s(d, &["metadata", "namespace"]) == flux)
         });
-        // What the RBAC model of the whole environment would note of these documents: noted
-        // here, file by file (definitions are compared across files by [`Facts::merge`]), so
-        // that [`Stream::holds`] need not load the whole environment's model for its notes.
-        let loads = m.docs.iter().any(|d| {
-            let kind = s(d, &["kind"]);
-            kind.ends_with("List") || ACCESS_KINDS.contains(&kind)
-        });
-        if !loads {
-            facts.failed = !out.is_empty();
-            return facts;
-        }
-        let rbac = Manifests::from_documents([(m.path.as_str(), m.docs.as_slice())]);
-        facts.definitions = rbac
-            .definitions()
-            .map(|d| {
-                use std::hash::{Hash, Hasher};
-                let mut h = std::hash::DefaultHasher::new();
-                d.hash(&mut h);
-                h.finish()
-            })
-            .collect();
-        facts.failed = !out.is_empty() || !rbac.notes().is_empty();
+        facts.failed |= !out.is_empty();
         facts
     }
 
@@ -1417,8 +1426,8 @@ subjects: [{kind: Group, name: "system:serviceaccounts", apiGroup: rbac.authoriz
             assert_eq!(want, vec![false; envs], "{yaml}");
             assert_eq!(streamed(&policy, &edited), want, "{yaml}");
         }
-        // What the RBAC model notes, which every tenant's analysis reports: a Role without a
-        // namespace; a ClusterRole defined in two files (under two `metadata.namespace`
+        // What the RBAC model notes, which every tenant's analysis reports: a Role or a
+        // ServiceAccount (which the stream does not keep) without a namespace; a ClusterRole defined in two files (under two `metadata.namespace`
         // values, which a ClusterRole ignores, so they are not duplicate objects).
         let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: floating}\nrules: []\n";
         let twice = |ns: &str| {
@@ -1426,7 +1435,12 @@ subjects: [{kind: Group, name: "system:serviceaccounts", apiGroup: rbac.authoriz
                 "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: twice, namespace: {ns}}}\nrules: []\n"
             )
         };
-        for files in [vec![role.to_string()], vec![twice("a"), twice("b")]] {
+        let account = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: floating}\n";
+        for files in [
+            vec![role.to_string()],
+            vec![account.to_string()],
+            vec![twice("a"), twice("b")],
+        ] {
             let mut edited = manifests.clone();
             for (i, yaml) in files.iter().enumerate() {
                 add_to_each_env(&policy, &mut edited, yaml);
