@@ -1,7 +1,7 @@
 //! The `trustc` binary: everything lives in the library; this maps its result to an exit code.
 
 fn main() {
-    keep_freed_memory();
+    set_purge_delay();
     no_transparent_huge_pages();
     let code = trustc::cli::run(std::env::args_os());
     std::process::exit(code);
@@ -25,13 +25,14 @@ const PURGE_DELAY_MS: std::os::raw::c_long = 250;
 /// default purge delay (1 s) the freed pages went back to the system and came back as fresh
 /// huge pages the kernel zeroed again (at 1,000 tenants 13,700 page faults and a sixth of the
 /// CPU samples in `clear_page_erms`; 660 faults without purging). Never purging (`-1`) kept
-/// the peak at 5,000 tenants at 520–540 MB; purging after [`PURGE_DELAY_MS`] lets the
-/// pages freed between environments go back (440–450 MB) at no wall time measurable through
-/// the noise at 1,000 or 5,000 tenants (docs/performance.md, fourth sitting), with huge pages
-/// off (below) so what comes back is not zeroed 2 MiB at a time.
+/// the peak at 5,000 tenants at 528–545 MB; purging after [`PURGE_DELAY_MS`] lets the pages
+/// freed between environments go back (458–464 MB) for ~0.6 s more system time (page faults
+/// 130,000 → 375,000) and no wall time measurable through the noise (10.0–10.6 s against
+/// 10.3–10.7 s, alternating; docs/performance.md, fourth sitting), with huge pages off
+/// (below) so that what comes back is not zeroed 2 MiB at a time.
 /// (`MIMALLOC_PURGE_DELAY` in the environment still overrides this for experiments.)
 #[allow(unsafe_code)]
-fn keep_freed_memory() {
+fn set_purge_delay() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets a global option of the allocator; any value is valid for this option.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
@@ -64,7 +65,7 @@ mod tests {
         // SAFETY: reads and sets a global allocator option.
         unsafe {
             assert_eq!(libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY), 1000);
-            keep_freed_memory();
+            set_purge_delay();
             assert_eq!(
                 libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY),
                 PURGE_DELAY_MS
