@@ -219,9 +219,9 @@ const WHOLE_KINDS: &[&[&str]] = &[
     ACCESS_KINDS,
     whole::ADMISSION_KINDS,
 ];
-/// The kinds the checks of the whole environment read, but those its RBAC model reads for its notes alone
-/// (ServiceAccounts: no check reads their grants), which [`Stream::observe`] takes file by
-/// file: the kinds [`Stream`] keeps whole.
+/// The kinds [`Stream`] keeps whole: those the checks of the whole environment read, less
+/// ServiceAccounts, which only the RBAC model's notes read (no check reads their grants) and
+/// [`Stream::observe`] notes file by file before it drops them.
 const STREAM_KINDS: &[&[&str]] = &[
     GIT_KINDS,
     RBAC_KINDS,
