@@ -29,7 +29,7 @@ schema:
 	TRUSTC_BLESS=1 $(CARGO) test --locked committed_schema_is_fresh
 
 bench:
-	$(CARGO) bench --bench generate
+	$(CARGO) bench --locked --bench generate
 
 ci:
 	bash .ci/run

@@ -35,8 +35,9 @@
 //!   beside the repository in CI: `../shared/bench-peers`; not part of trustc): `helm template`
 //!   of the same tenants (`helm/run.sh N 3 OUT`) is timed too, alternating with `regenerate`
 //!   run by run, and the N=1000 target is judged on the paired ratios. Run its `setup.sh`
-//!   first: it installs helm under `PEERS_TOOLS` (default `~/.cache/peers-tools`), which
-//!   `run.sh` reads; the bench passes the environment on unchanged.
+//!   first: it installs helm under `PEERS_TOOLS` (default
+//!   `${XDG_CACHE_HOME:-~/.cache}/peers-tools`), which `run.sh` reads; the bench passes the
+//!   environment on unchanged.
 
 use std::fmt::Write as _;
 use std::io::Write as _;

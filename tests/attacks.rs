@@ -2581,11 +2581,11 @@ fn documented_wiring_builds_over_the_real_flux_install() {
     let install = shared.join("upstream/flux-2.9/install.yaml");
     let tools = shared.join("tools/get-kube-tools");
     if !install.is_file() || !tools.is_file() {
-        println!(
-            "SKIPPED: needs {} and {}",
+        crate::support::skip(&format!(
+            "needs {} and {}",
             install.display(),
             tools.display()
-        );
+        ));
         return;
     }
     let kubectl = match std::process::Command::new("bash")
@@ -2595,7 +2595,7 @@ fn documented_wiring_builds_over_the_real_flux_install() {
     {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
         _ => {
-            println!("SKIPPED: get-kube-tools could not provide kubectl");
+            crate::support::skip("get-kube-tools could not provide kubectl");
             return;
         }
     };

@@ -451,7 +451,7 @@ fn base_from_a_git_revision_reads_the_spec_and_keys_from_git() {
         .output()
         .is_err()
     {
-        eprintln!("skipped: no `git` on PATH");
+        crate::support::skip("no `git` on PATH");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

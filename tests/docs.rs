@@ -2,6 +2,8 @@
 
 use trustc::diag::Code;
 
+use crate::support::{TEST_NOW, copy_example_keys, root};
+
 #[test]
 fn every_code_has_a_complete_page() {
     for code in Code::ALL {
@@ -45,4 +47,68 @@ fn explain_exit_codes() {
     assert_eq!(trustc::cli::run(["trustc", "explain", "tc1005"]), 0);
     assert_eq!(trustc::cli::run(["trustc", "explain", "TC9999"]), 2);
     assert_eq!(trustc::cli::run(["trustc", "explain", "--list"]), 0);
+}
+
+/// The `trustc diff` comment shown in README.md and docs/diff.md is what trustc prints today
+/// for the change those pages describe (a namespace and a kind added to `payments`).
+#[test]
+fn diff_example_in_readme_and_docs_is_current() {
+    let spec = std::fs::read_to_string(root().join("policy-spec/trust.toml")).unwrap();
+    let changed = spec
+        .replacen(
+            "[tenants.payments]\nnamespaces = [\"payments\"]",
+            "[tenants.payments]\nnamespaces = [\"payments\", \"payments-batch\"]",
+            1,
+        )
+        .replacen(
+            "  \"ConfigMap\",\n  \"helm.toolkit",
+            "  \"ConfigMap\",\n  \"batch/Job\",\n  \"helm.toolkit",
+            1,
+        );
+    assert_eq!(
+        changed.len(),
+        spec.len() + "\"payments-batch\", ".len() + "  \"batch/Job\",\n".len(),
+        "the example spec no longer has the lines the documented change edits"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (sub, text) in [("base", &spec), ("policy-spec", &changed)] {
+        let d = dir.path().join(sub);
+        copy_example_keys(&d);
+        std::fs::write(d.join("trust.toml"), text).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trustc"))
+        .args([
+            "diff",
+            "--base-spec",
+            "base/trust.toml",
+            "--format",
+            "markdown",
+        ])
+        .current_dir(dir.path())
+        .env("TRUSTC_NOW", TEST_NOW.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let comment = String::from_utf8(out.stdout).unwrap();
+    for page in ["README.md", "docs/diff.md"] {
+        let text = std::fs::read_to_string(root().join(page)).unwrap();
+        let start = text
+            .find("<!-- trustc-diff -->\n")
+            .unwrap_or_else(|| panic!("{page}: no `<!-- trustc-diff -->` comment"));
+        let shown = &text[start..];
+        assert!(
+            shown.starts_with(&comment),
+            "{page}: the diff example is stale; trustc now prints:\n{comment}"
+        );
+        // Nothing but the page's own closing follows the comment: no stale copy behind it.
+        assert!(
+            !shown[comment.len()..].contains("<details open><summary>"),
+            "{page}: a second diff comment follows the current one"
+        );
+    }
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 use trustc::flux as fx;
 use trustc::netpol::{Cluster, ContainerPort, Endpoint, Labels, NetworkPolicy, Pod, Protocol};
 
-use crate::support::root;
+use crate::support::{root, skip};
 
 fn shared() -> Option<PathBuf> {
     let dir = std::env::var_os("TRUSTC_SHARED")
@@ -40,13 +40,13 @@ fn kubectl() -> Option<PathBuf> {
 /// The real install and kubectl, or `None` after saying which is missing.
 fn tools() -> Option<(PathBuf, PathBuf)> {
     let Some(install) = shared() else {
-        eprintln!(
-            "skipped: the cluster twin needs the real Flux install at ../shared/upstream/flux-2.9/install (or $TRUSTC_SHARED)"
+        skip(
+            "the cluster twin needs the real Flux install at ../shared/upstream/flux-2.9/install (or $TRUSTC_SHARED)",
         );
         return None;
     };
     let Some(k) = kubectl() else {
-        eprintln!("skipped: the cluster twin needs kubectl ($KUBECTL or on PATH)");
+        skip("the cluster twin needs kubectl ($KUBECTL or on PATH)");
         return None;
     };
     Some((install, k))
@@ -814,7 +814,7 @@ fn an_override_adding_a_flag_a_controller_rejects_is_refused() {
 #[test]
 fn kept_upstream_policies_match_the_real_install() {
     let Some(install) = shared() else {
-        eprintln!("skipped: needs ../shared/upstream/flux-2.9/install (or $TRUSTC_SHARED)");
+        skip("needs ../shared/upstream/flux-2.9/install (or $TRUSTC_SHARED)");
         return;
     };
     for p in fx::kept_upstream_policies("flux-system") {
