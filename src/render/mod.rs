@@ -377,6 +377,22 @@ impl Plan<'_> {
 
     /// Renders the files `range` of the plan (in parallel), in plan order.
     pub fn render(&self, range: std::ops::Range<usize>) -> Result<Vec<Rendered>, Vec<RenderError>> {
+        let results: Vec<Result<Rendered, RenderError>> =
+            range.into_par_iter().map(|i| self.render_one(i)).collect();
+        let mut ok = Vec::with_capacity(results.len());
+        let mut errs = Vec::new();
+        for r in results {
+            match r {
+                Ok(x) => ok.push(x),
+                Err(e) => errs.push(e),
+            }
+        }
+        if errs.is_empty() { Ok(ok) } else { Err(errs) }
+    }
+
+    /// The `index`th file of the plan (`0..len()`), rendered: what [`Plan::render`] gives for
+    /// it, for a caller that verifies each file on the worker that rendered it.
+    pub fn render_one(&self, index: usize) -> Result<Rendered, RenderError> {
         let Plan {
             policy,
             env,
@@ -386,7 +402,7 @@ impl Plan<'_> {
             envs,
             tenant_values,
         } = self;
-        let jobs = &jobs[range];
+        let j = &jobs[index];
         let tenant_value = |t: Option<&Tenant>| match t {
             Some(t) => tenant_values
                 .get(&(std::ptr::from_ref(t) as usize))
@@ -401,45 +417,31 @@ impl Plan<'_> {
                 .position(|x| std::ptr::eq(x, e))
                 .expect("job environments come from the policy")
         };
-        let results: Vec<Result<Rendered, RenderError>> = jobs
-        .par_iter()
-        .map(|j| {
-            let tpl = env.get_template(j.template).map_err(|err| RenderError {
-                template: j.template.to_string(),
-                path: j.path.clone(),
-                message: format!("{err:#}"),
-            })?;
-            let ctx = context! {
-                flux => flux.clone(),
-                engine => engine.clone(),
-                kyverno_version => &policy.kyverno_version,
-                generated_path => &policy.generated_path,
-                spec_path => &policy.spec_path,
-                env => envs[env_index(j.env)].clone(),
-                tenant => tenant_value(j.tenant),
-                policy => Value::from(minijinja::value::Serde(j.item.map(|i| &j.env.admission[i]))),
-            };
-            let text = tpl.render(ctx).map_err(|err| RenderError {
-                template: j.template.to_string(),
-                path: j.path.clone(),
-                message: format!("{err:#}"),
-            })?;
-            Ok(Rendered {
-                path: j.path.clone(),
-                template: j.template.to_string(),
-                text,
-            })
+        let tpl = env.get_template(j.template).map_err(|err| RenderError {
+            template: j.template.to_string(),
+            path: j.path.clone(),
+            message: format!("{err:#}"),
+        })?;
+        let ctx = context! {
+            flux => flux.clone(),
+            engine => engine.clone(),
+            kyverno_version => &policy.kyverno_version,
+            generated_path => &policy.generated_path,
+            spec_path => &policy.spec_path,
+            env => envs[env_index(j.env)].clone(),
+            tenant => tenant_value(j.tenant),
+            policy => Value::from(minijinja::value::Serde(j.item.map(|i| &j.env.admission[i]))),
+        };
+        let text = tpl.render(ctx).map_err(|err| RenderError {
+            template: j.template.to_string(),
+            path: j.path.clone(),
+            message: format!("{err:#}"),
+        })?;
+        Ok(Rendered {
+            path: j.path.clone(),
+            template: j.template.to_string(),
+            text,
         })
-        .collect();
-        let mut ok = Vec::with_capacity(results.len());
-        let mut errs = Vec::new();
-        for r in results {
-            match r {
-                Ok(x) => ok.push(x),
-                Err(e) => errs.push(e),
-            }
-        }
-        if errs.is_empty() { Ok(ok) } else { Err(errs) }
     }
 }
 
@@ -476,33 +478,49 @@ pub fn kustomizations(
             d = parent;
         }
     }
-    let mut out = Vec::new();
+    let wanted: Vec<(&String, &BTreeSet<String>)> = dirs
+        .iter()
+        .filter(|(dir, _)| {
+            !dir.is_empty()
+                && !has_own.contains(*dir)
+                && dir.split('/').next() != Some(KYVERNO_TESTS)
+        })
+        .collect();
+    // Rendered in parallel, in directory order.
+    let results: Vec<Result<Rendered, RenderError>> = wanted
+        .par_iter()
+        .map(|(dir, entries)| {
+            // Components are included by the cluster's flux-system kustomization, not as
+            // resources.
+            let resources: Vec<&str> = entries
+                .iter()
+                .map(|e| e.trim_end_matches('/'))
+                .filter(|e| *e != "flux-lockdown" && *e != FLUX_SYSTEM_SYNC)
+                .collect();
+            let ctx = KustomizationCtx { resources };
+            match env
+                .get_template("kustomize/kustomization.yaml.j2")
+                .and_then(|t| t.render(Value::from(minijinja::value::Serde(&ctx))))
+            {
+                Ok(text) => Ok(Rendered {
+                    path: format!("{dir}/kustomization.yaml"),
+                    template: "kustomize/kustomization.yaml.j2".into(),
+                    text,
+                }),
+                Err(e) => Err(RenderError {
+                    template: "kustomize/kustomization.yaml.j2".into(),
+                    path: format!("{dir}/kustomization.yaml"),
+                    message: format!("{e:#}"),
+                }),
+            }
+        })
+        .collect();
+    let mut out = Vec::with_capacity(results.len());
     let mut errs = Vec::new();
-    for (dir, entries) in &dirs {
-        if dir.is_empty() || has_own.contains(dir) || dir.split('/').next() == Some(KYVERNO_TESTS) {
-            continue;
-        }
-        // Components are included by the cluster's flux-system kustomization, not as resources.
-        let resources: Vec<&str> = entries
-            .iter()
-            .map(|e| e.trim_end_matches('/'))
-            .filter(|e| *e != "flux-lockdown" && *e != FLUX_SYSTEM_SYNC)
-            .collect();
-        let ctx = KustomizationCtx { resources };
-        match env
-            .get_template("kustomize/kustomization.yaml.j2")
-            .and_then(|t| t.render(Value::from(minijinja::value::Serde(&ctx))))
-        {
-            Ok(text) => out.push(Rendered {
-                path: format!("{dir}/kustomization.yaml"),
-                template: "kustomize/kustomization.yaml.j2".into(),
-                text,
-            }),
-            Err(e) => errs.push(RenderError {
-                template: "kustomize/kustomization.yaml.j2".into(),
-                path: format!("{dir}/kustomization.yaml"),
-                message: format!("{e:#}"),
-            }),
+    for r in results {
+        match r {
+            Ok(x) => out.push(x),
+            Err(e) => errs.push(e),
         }
     }
     if errs.is_empty() { Ok(out) } else { Err(errs) }

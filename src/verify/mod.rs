@@ -227,6 +227,20 @@ pub fn verify_part<T: Send>(
     }
 }
 
+/// One rendered file verified as [`verify_part`] verifies each (no duplicate-object check),
+/// with `each` called on it: `Ok(None)` when it has no document.
+pub fn verify_file<T>(
+    rendered: Rendered,
+    each: impl FnOnce(&mut Manifest) -> T,
+) -> Result<Option<(Manifest, T)>, Vec<Diagnostic>> {
+    verify_one(rendered).map(|m| {
+        m.map(|mut m| {
+            let t = each(&mut m);
+            (m, t)
+        })
+    })
+}
+
 /// The verified files (with what `each` kept of them) and the diagnostics of the others.
 fn verify_collect<T: Send>(
     rendered: Vec<Rendered>,
