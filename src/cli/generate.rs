@@ -168,12 +168,18 @@ fn compile_env(
     // earlier environment verified or verified now (and recorded for the next files and
     // environments); the rendered text of a file is freed as soon as it is taken.
     let plan = render::plan_env(policy, templates, index).ok()?;
+    // The environment's own files first: the few large ones (admission policies listing
+    // every tenant, the alerts) start early instead of ending a part on one worker.
+    let order: Vec<usize> = (0..plan.len())
+        .filter(|&i| plan.is_shared(i))
+        .chain((0..plan.len()).filter(|&i| !plan.is_shared(i)))
+        .collect();
     let mut start = 0;
-    while start < plan.len() {
-        let end = (start + RENDER_PART).min(plan.len());
-        let part: Vec<Option<Made>> = (start..end)
-            .into_par_iter()
-            .map(|i| {
+    while start < order.len() {
+        let end = (start + RENDER_PART).min(order.len());
+        let part: Vec<Option<Made>> = order[start..end]
+            .par_iter()
+            .map(|&i| {
                 let r = plan.render_one(i).ok()?;
                 made(r, memo, out, &observe, &keep)
             })

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
+
 use super::admission;
 use super::network;
 use super::*;
@@ -103,195 +105,205 @@ pub fn resolve(v: &ValidSpec, spec_path: &str) -> Policy {
             .replace("{env}", env)
     };
 
-    let mut environments = Vec::new();
-    // Environments and tenants in name order: output never depends on table order.
+    // Environments and tenants in name order: output never depends on table order. Each
+    // environment, and each tenant of one, is resolved on its own (in parallel; collected in
+    // that order).
     let mut env_names: Vec<&String> = s.environments.keys().collect();
     env_names.sort();
     let mut tenant_names: Vec<&String> = s.tenants.keys().collect();
     tenant_names.sort();
-    for env_name in env_names {
-        let e = &s.environments[env_name];
-        let mut platform_signers: Vec<Signer> = s
-            .platform
-            .signers
-            .iter()
-            .map(|n| signer(&n.value))
-            .collect();
-        platform_signers.sort_by(|a, b| a.name.cmp(&b.name));
-        platform_signers.dedup_by(|a, b| a.name == b.name);
-        let cluster_kinds: Vec<&KindInfo> = s
-            .platform
-            .cluster_kinds
-            .iter()
-            .map(|k| &v.kinds[&k.value])
-            .collect();
-        let (cluster_rules, manages_rbac) = platform_rules(&cluster_kinds);
-        let platform = Platform {
-            namespace: flux.namespace.clone(),
-            service_account: "platform-reconciler".into(),
-            repository: s.platform.repository.value.clone(),
-            path: fill(&s.platform.path.value, env_name, "platform"),
-            branch: e.branch.value.clone(),
-            signers: platform_signers,
-            signers_secret: "platform-signers".into(),
-            git_secret: "platform-git-auth".into(),
-            deploy_key_path: deploy_key("platform", env_name),
-            cluster_rules,
-            manages_rbac,
-        };
-        let mut tenants = Vec::new();
-        for &tname in &tenant_names {
-            let t = &s.tenants[tname];
-            if !t.environments.iter().any(|x| &x.value == env_name) {
-                continue;
-            }
-            let mut namespaces: Vec<String> = Vec::new();
-            for n in &t.namespaces {
-                if !namespaces.contains(&n.value) {
-                    namespaces.push(n.value.clone());
-                }
-            }
-            let home = namespaces[0].clone();
-            let sa = format!("{tname}-reconciler");
-            let mut kinds: Vec<KindInfo> = Vec::new();
-            for k in &t.allowed_kinds {
-                let info = v.kinds[&k.value].clone();
-                if !kinds.contains(&info) {
-                    kinds.push(info);
-                }
-            }
-            kinds.sort_by(|a, b| (&a.group, &a.resource).cmp(&(&b.group, &b.resource)));
-            let mut signers: Vec<Signer> = t.signers.iter().map(|n| signer(&n.value)).collect();
-            signers.sort_by(|a, b| a.name.cmp(&b.name));
-            signers.dedup_by(|a, b| a.name == b.name);
-            let mut registries: Vec<Registry> =
-                t.registries.iter().map(|r| registry(&r.value)).collect();
-            registries.sort_by(|a, b| a.name.cmp(&b.name));
-            registries.dedup_by(|a, b| a.name == b.name);
-            let mut images: Vec<Image> = t
-                .images
+    let environments: Vec<Env> = env_names
+        .par_iter()
+        .map(|&env_name| {
+            let e = &s.environments[env_name];
+            let mut platform_signers: Vec<Signer> = s
+                .platform
+                .signers
                 .iter()
-                .map(|i| Image {
-                    name: i.name.value.clone(),
-                    repository: i.repository.value.clone(),
-                    semver: i.semver.value.clone(),
-                    tag_pattern: i.tag_pattern.as_ref().map(|p| p.value.clone()),
-                    extract: i.extract.as_ref().map(|p| p.value.clone()),
+                .map(|n| signer(&n.value))
+                .collect();
+            platform_signers.sort_by(|a, b| a.name.cmp(&b.name));
+            platform_signers.dedup_by(|a, b| a.name == b.name);
+            let cluster_kinds: Vec<&KindInfo> = s
+                .platform
+                .cluster_kinds
+                .iter()
+                .map(|k| &v.kinds[&k.value])
+                .collect();
+            let (cluster_rules, manages_rbac) = platform_rules(&cluster_kinds);
+            let platform = Platform {
+                namespace: flux.namespace.clone(),
+                service_account: "platform-reconciler".into(),
+                repository: s.platform.repository.value.clone(),
+                path: fill(&s.platform.path.value, env_name, "platform"),
+                branch: e.branch.value.clone(),
+                signers: platform_signers,
+                signers_secret: "platform-signers".into(),
+                git_secret: "platform-git-auth".into(),
+                deploy_key_path: deploy_key("platform", env_name),
+                cluster_rules,
+                manages_rbac,
+            };
+            let tenants: Vec<Tenant> = tenant_names
+                .par_iter()
+                .filter_map(|&tname| {
+                    let t = &s.tenants[tname];
+                    if !t.environments.iter().any(|x| &x.value == env_name) {
+                        return None;
+                    }
+                    let mut namespaces: Vec<String> = Vec::new();
+                    for n in &t.namespaces {
+                        if !namespaces.contains(&n.value) {
+                            namespaces.push(n.value.clone());
+                        }
+                    }
+                    let home = namespaces[0].clone();
+                    let sa = format!("{tname}-reconciler");
+                    let mut kinds: Vec<KindInfo> = Vec::new();
+                    for k in &t.allowed_kinds {
+                        let info = v.kinds[&k.value].clone();
+                        if !kinds.contains(&info) {
+                            kinds.push(info);
+                        }
+                    }
+                    kinds.sort_by(|a, b| (&a.group, &a.resource).cmp(&(&b.group, &b.resource)));
+                    let mut signers: Vec<Signer> =
+                        t.signers.iter().map(|n| signer(&n.value)).collect();
+                    signers.sort_by(|a, b| a.name.cmp(&b.name));
+                    signers.dedup_by(|a, b| a.name == b.name);
+                    let mut registries: Vec<Registry> =
+                        t.registries.iter().map(|r| registry(&r.value)).collect();
+                    registries.sort_by(|a, b| a.name.cmp(&b.name));
+                    registries.dedup_by(|a, b| a.name == b.name);
+                    let mut images: Vec<Image> = t
+                        .images
+                        .iter()
+                        .map(|i| Image {
+                            name: i.name.value.clone(),
+                            repository: i.repository.value.clone(),
+                            semver: i.semver.value.clone(),
+                            tag_pattern: i.tag_pattern.as_ref().map(|p| p.value.clone()),
+                            extract: i.extract.as_ref().map(|p| p.value.clone()),
+                        })
+                        .collect();
+                    images.sort_by(|a, b| a.name.cmp(&b.name));
+                    let mut charts: Vec<Chart> = t
+                        .charts
+                        .iter()
+                        .map(|c| {
+                            let oci = c.repository.value.starts_with("oci://");
+                            let host = c
+                                .repository
+                                .value
+                                .trim_start_matches("oci://")
+                                .split('/')
+                                .next()
+                                .unwrap_or("");
+                            Chart {
+                                name: c.name.value.clone(),
+                                source_kind: if oci {
+                                    "OCIRepository"
+                                } else {
+                                    "HelmRepository"
+                                },
+                                url: c.repository.value.clone(),
+                                version: c.version.value.clone(),
+                                verify: if oci {
+                                    registries
+                                        .iter()
+                                        .find(|r| r.host == host && r.signed())
+                                        .cloned()
+                                } else {
+                                    None
+                                },
+                            }
+                        })
+                        .collect();
+                    charts.sort_by(|a, b| a.name.cmp(&b.name));
+                    let allow_secrets = t.allow_secrets.as_ref().is_some_and(|b| b.value);
+                    let helm = kinds.iter().any(|k| {
+                        k.group == "helm.toolkit.fluxcd.io" && k.resource == "helmreleases"
+                    });
+                    let path = fill(&t.path.value, env_name, tname);
+                    let syncs = syncs(tname, &namespaces, &path);
+                    let mut tenant_rules = rules(kinds.iter());
+                    if helm {
+                        tenant_rules.extend(helm_rules());
+                        merge_rules(&mut tenant_rules);
+                    }
+                    Some(Tenant {
+                        name: tname.clone(),
+                        username: format!("system:serviceaccount:{home}:{sa}"),
+                        rules: tenant_rules,
+                        helm,
+                        syncs,
+                        kinds,
+                        namespaces,
+                        home,
+                        service_account: sa,
+                        repository: t.repository.value.clone(),
+                        path,
+                        branch: e.branch.value.clone(),
+                        signers,
+                        signers_secret: format!("{tname}-signers"),
+                        git_secret: format!("{tname}-git-auth"),
+                        deploy_key_path: deploy_key(tname, env_name),
+                        registries,
+                        images,
+                        charts,
+                        allow_secrets,
+                        allow_network_policies: t
+                            .allow_network_policies
+                            .as_ref()
+                            .is_some_and(|b| b.value),
+                    })
                 })
                 .collect();
-            images.sort_by(|a, b| a.name.cmp(&b.name));
-            let mut charts: Vec<Chart> = t
-                .charts
-                .iter()
-                .map(|c| {
-                    let oci = c.repository.value.starts_with("oci://");
-                    let host = c
-                        .repository
-                        .value
-                        .trim_start_matches("oci://")
-                        .split('/')
-                        .next()
-                        .unwrap_or("");
-                    Chart {
-                        name: c.name.value.clone(),
-                        source_kind: if oci {
-                            "OCIRepository"
-                        } else {
-                            "HelmRepository"
-                        },
-                        url: c.repository.value.clone(),
-                        version: c.version.value.clone(),
-                        verify: if oci {
-                            registries
-                                .iter()
-                                .find(|r| r.host == host && r.signed())
-                                .cloned()
-                        } else {
-                            None
-                        },
+            let mut verification: BTreeMap<String, (Registry, BTreeSet<String>)> = BTreeMap::new();
+            for t in &tenants {
+                for r in t.registries.iter().filter(|r| r.signed()) {
+                    let entry = verification
+                        .entry(r.name.clone())
+                        .or_insert_with(|| (r.clone(), BTreeSet::new()));
+                    entry.1.extend(t.namespaces.iter().cloned());
+                }
+            }
+            let image_verification = verification
+                .into_values()
+                .map(|(registry, ns)| {
+                    let namespaces: Vec<String> = ns.into_iter().collect();
+                    ImageVerification {
+                        match_condition: admission::in_namespaces(&namespaces),
+                        registry,
+                        namespaces,
                     }
                 })
                 .collect();
-            charts.sort_by(|a, b| a.name.cmp(&b.name));
-            let allow_secrets = t.allow_secrets.as_ref().is_some_and(|b| b.value);
-            let helm = kinds
+            let mut tenant_namespaces: Vec<String> = tenants
                 .iter()
-                .any(|k| k.group == "helm.toolkit.fluxcd.io" && k.resource == "helmreleases");
-            let path = fill(&t.path.value, env_name, tname);
-            let syncs = syncs(tname, &namespaces, &path);
-            let mut tenant_rules = rules(kinds.iter());
-            if helm {
-                tenant_rules.extend(helm_rules());
-                merge_rules(&mut tenant_rules);
-            }
-            tenants.push(Tenant {
-                name: tname.clone(),
-                username: format!("system:serviceaccount:{home}:{sa}"),
-                rules: tenant_rules,
-                helm,
-                syncs,
-                kinds,
-                namespaces,
-                home,
-                service_account: sa,
-                repository: t.repository.value.clone(),
-                path,
+                .flat_map(|t| t.namespaces.iter().cloned())
+                .collect();
+            tenant_namespaces.sort();
+            let mut tenant_usernames: Vec<String> =
+                tenants.iter().map(|t| t.username.clone()).collect();
+            tenant_usernames.sort();
+            let admission = admission::policies(&tenants, &tenant_namespaces, &tenant_usernames);
+            let egress = network::egress(s, &tenants, &flux);
+            Env {
+                name: env_name.clone(),
                 branch: e.branch.value.clone(),
-                signers,
-                signers_secret: format!("{tname}-signers"),
-                git_secret: format!("{tname}-git-auth"),
-                deploy_key_path: deploy_key(tname, env_name),
-                registries,
-                images,
-                charts,
-                allow_secrets,
-                allow_network_policies: t.allow_network_policies.as_ref().is_some_and(|b| b.value),
-            });
-        }
-        let mut verification: BTreeMap<String, (Registry, BTreeSet<String>)> = BTreeMap::new();
-        for t in &tenants {
-            for r in t.registries.iter().filter(|r| r.signed()) {
-                let entry = verification
-                    .entry(r.name.clone())
-                    .or_insert_with(|| (r.clone(), BTreeSet::new()));
-                entry.1.extend(t.namespaces.iter().cloned());
+                production: e.production.as_ref().is_some_and(|p| p.value),
+                platform,
+                tenants,
+                admission,
+                image_verification,
+                tenant_namespaces_condition: admission::in_namespaces(&tenant_namespaces),
+                tenant_namespaces,
+                tenant_usernames,
+                egress,
             }
-        }
-        let image_verification = verification
-            .into_values()
-            .map(|(registry, ns)| {
-                let namespaces: Vec<String> = ns.into_iter().collect();
-                ImageVerification {
-                    match_condition: admission::in_namespaces(&namespaces),
-                    registry,
-                    namespaces,
-                }
-            })
-            .collect();
-        let mut tenant_namespaces: Vec<String> = tenants
-            .iter()
-            .flat_map(|t| t.namespaces.iter().cloned())
-            .collect();
-        tenant_namespaces.sort();
-        let mut tenant_usernames: Vec<String> =
-            tenants.iter().map(|t| t.username.clone()).collect();
-        tenant_usernames.sort();
-        let admission = admission::policies(&tenants, &tenant_namespaces, &tenant_usernames);
-        let egress = network::egress(s, &tenants, &flux);
-        environments.push(Env {
-            name: env_name.clone(),
-            branch: e.branch.value.clone(),
-            production: e.production.as_ref().is_some_and(|p| p.value),
-            platform,
-            tenants,
-            admission,
-            image_verification,
-            tenant_namespaces_condition: admission::in_namespaces(&tenant_namespaces),
-            tenant_namespaces,
-            tenant_usernames,
-            egress,
-        });
-    }
+        })
+        .collect();
     Policy {
         spec_path: spec_path.trim_start_matches("./").to_string(),
         flux,

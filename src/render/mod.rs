@@ -370,6 +370,13 @@ impl Plan<'_> {
         self.jobs.len()
     }
 
+    /// Whether the `index`th file is one of the environment's own (the lock-down, the
+    /// platform, monitoring, admission policies), not a tenant's: those are few and can be
+    /// large (an admission policy lists every tenant).
+    pub fn is_shared(&self, index: usize) -> bool {
+        self.jobs[index].tenant.is_none()
+    }
+
     /// Whether the plan makes no file.
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
