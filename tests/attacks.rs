@@ -2588,16 +2588,20 @@ fn documented_wiring_builds_over_the_real_flux_install() {
         ));
         return;
     }
-    let kubectl = match std::process::Command::new("bash")
-        .arg(&tools)
-        .arg("--kubectl")
-        .output()
-    {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
-        _ => {
-            crate::support::skip("get-kube-tools could not provide kubectl");
-            return;
-        }
+    // `$KUBECTL` as the README says, else the shared tools' kubectl.
+    let kubectl = match std::env::var("KUBECTL") {
+        Ok(k) if !k.is_empty() => k,
+        _ => match std::process::Command::new("bash")
+            .arg(&tools)
+            .arg("--kubectl")
+            .output()
+        {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            _ => {
+                crate::support::skip("get-kube-tools could not provide kubectl");
+                return;
+            }
+        },
     };
     let dir = tempfile::tempdir().unwrap();
     let fs = dir.path().join("clusters/production/flux-system");

@@ -97,18 +97,26 @@ fn diff_example_in_readme_and_docs_is_current() {
     let comment = String::from_utf8(out.stdout).unwrap();
     for page in ["README.md", "docs/diff.md"] {
         let text = std::fs::read_to_string(root().join(page)).unwrap();
-        let start = text
-            .find("<!-- trustc-diff -->\n")
-            .unwrap_or_else(|| panic!("{page}: no `<!-- trustc-diff -->` comment"));
+        let marker = "<!-- trustc-diff -->\n";
+        assert_eq!(
+            text.matches(marker).count(),
+            1,
+            "{page}: one diff comment expected"
+        );
+        let start = text.find(marker).unwrap();
         let shown = &text[start..];
         assert!(
             shown.starts_with(&comment),
             "{page}: the diff example is stale; trustc now prints:\n{comment}"
         );
-        // Nothing but the page's own closing follows the comment: no stale copy behind it.
+        // Up to the next section, nothing but the page's own closing tags follows the
+        // comment: no stale copy of an older one behind it.
+        let rest = &shown[comment.len()..];
+        let until = rest.find("\n## ").unwrap_or(rest.len());
+        let leftover = rest[..until].replace("</details>", "");
         assert!(
-            !shown[comment.len()..].contains("<details open><summary>"),
-            "{page}: a second diff comment follows the current one"
+            leftover.trim().is_empty(),
+            "{page}: after the diff comment, before the next section: {leftover:?}"
         );
     }
 }

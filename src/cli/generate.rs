@@ -553,20 +553,20 @@ fn template_error(e: &render::RenderError) -> Diagnostic {
 }
 
 pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
-    // An existing output directory is opened and locked first (exclusive for a write, shared
-    // for `--check`), so that each file is compared with it as it is compiled and only what
-    // changes is kept, and its listing made while the spec is read. Not after an interrupted
-    // write (its recovery comes first, below), and an error here is reported by the open
-    // below.
-    let existing = write::Output::open(&a.out, false, !a.check).ok().flatten();
-    if let Some(out) = existing.as_ref().filter(|o| !o.pending_write()) {
-        out.prefetch_listing();
-    }
     let mut map = SourceMap::new();
     let valid = match front_end(&a.spec, &mut map) {
         Ok(v) => v,
         Err(code) => return code,
     };
+    // An existing output directory is opened and locked once the spec is sound (exclusive for
+    // a write, shared for `--check`), so that each file is compared with it as it is compiled
+    // and only what changes is kept, and it is listed while the trust model is resolved. Not
+    // after an interrupted write (its recovery comes first, below), and an error here is
+    // reported by the open below.
+    let existing = write::Output::open(&a.out, false, !a.check).ok().flatten();
+    if let Some(out) = existing.as_ref().filter(|o| !o.pending_write()) {
+        out.prefetch_listing();
+    }
     let templates = match &a.templates {
         None => TemplateSet::embedded(),
         Some(dir) => match TemplateSet::with_overrides(dir) {
