@@ -184,35 +184,17 @@ fn compile_env(
                 made(r, memo, out, &observe, &keep)
             })
             .collect();
-        if part.iter().any(Option::is_none) {
-            return None;
-        }
-        for m in part.into_iter().flatten() {
-            match m {
-                Made::Reused(m, t) => gathered.take_one(m, t),
-                Made::Verified(m, t, key) => {
-                    if let (Kept::Unchanged(digest, len), Some(key)) = (&t.0, key) {
-                        memo.insert(key, (*len, *digest));
-                    }
-                    gathered.take_one(m, t);
-                }
-                Made::Empty => {}
-            }
-        }
+        gathered.take(part, memo)?;
         start = end;
     }
     drop(plan);
     let paths: Vec<String> = gathered.kept.iter().map(|(p, _)| p.clone()).collect();
-    let kustomizations = render::kustomizations(&paths, templates).ok()?;
-    let (reused, fresh, keys) = reuse(kustomizations, memo, out, &observe);
-    gathered.take(reused);
-    let fresh = verify::verify_part(fresh, keep).ok()?;
-    for (m, (kept, _, _)) in &fresh {
-        if let (Kept::Unchanged(digest, len), Some(key)) = (kept, keys.get(&m.path)) {
-            memo.insert(*key, (*len, *digest));
-        }
-    }
-    gathered.take(fresh);
+    let kustomizations: Vec<Option<Made>> = render::kustomizations(&paths, templates)
+        .ok()?
+        .into_par_iter()
+        .map(|r| made(r, memo, out, &observe, &keep))
+        .collect();
+    gathered.take(kustomizations, memo)?;
     let Gathered {
         repeated,
         facts,
@@ -246,49 +228,12 @@ fn compile_env(
 /// Verification is a function of the rendered text alone (parse, schema, canonical writer:
 /// the path and template only name a failure), so a later file with the same text verifies
 /// to the same documents and bytes. When its copy in the output directory has that length
-/// and digest, [`reuse`] only parses its documents for the invariants (none for a Kyverno
+/// and digest, [`reuse_one`] only parses its documents for the invariants (none for a Kyverno
 /// CLI test), which still judge them in their own environment. At 1,000 tenants two thirds
 /// of a tenant's bytes are the same in every environment (its RBAC, NetworkPolicies,
 /// signers, Kyverno CLI test resources). sha256, not a faster hash: the text comes from the
 /// trust model, and a chosen collision must not select another file's bytes.
 type Verified = HashMap<[u8; 32], (u64, [u8; 32])>;
-
-/// The files of a rendered part that an earlier environment verified ([`Verified`]) and the
-/// output directory holds as verified, taken without verifying them again; the other files,
-/// to verify; and the sha256 of each other file's text, by path (to record what it verifies
-/// to). Without an output directory, every file is verified.
-#[allow(clippy::type_complexity)]
-fn reuse(
-    rendered: Vec<render::Rendered>,
-    memo: &Verified,
-    out: Option<&write::Output>,
-    observe: &(impl Fn(&mut verify::Manifest) -> (Vec<u64>, verify::invariants::Facts) + Sync),
-) -> (
-    Vec<(verify::Manifest, Taken)>,
-    Vec<render::Rendered>,
-    HashMap<String, [u8; 32]>,
-) {
-    let Some(out) = out else {
-        return (Vec::new(), rendered, HashMap::new());
-    };
-    let sorted: Vec<Result<(verify::Manifest, Taken), (render::Rendered, [u8; 32])>> = rendered
-        .into_par_iter()
-        .map(|r| reuse_one(r, memo, out, observe))
-        .collect();
-    let mut reused = Vec::new();
-    let mut fresh = Vec::new();
-    let mut keys = HashMap::new();
-    for s in sorted {
-        match s {
-            Ok(taken) => reused.push(taken),
-            Err((r, key)) => {
-                keys.insert(r.path.clone(), key);
-                fresh.push(r);
-            }
-        }
-    }
-    (reused, fresh, keys)
-}
 
 /// A file of a part, as [`made`] took it.
 enum Made {
@@ -301,7 +246,7 @@ enum Made {
     Empty,
 }
 
-/// One rendered file: reused as [`reuse`] would, else verified and kept by `keep`; `None`
+/// One rendered file: reused as [`reuse_one`] takes it, else verified and kept by `keep`; `None`
 /// when verification refuses it.
 fn made(
     r: render::Rendered,
@@ -323,8 +268,10 @@ fn made(
     }
 }
 
-/// One file as [`reuse`] takes it: `Ok` when reused, else the file back with the sha256 of
-/// its text.
+/// One file taken from what an earlier file verified ([`Verified`]): when its text was
+/// verified before and the output directory holds exactly the bytes it verified to, its
+/// documents are parsed for the invariants only (none for a Kyverno CLI test). `Ok` when
+/// reused, else the file back with the sha256 of its text.
 fn reuse_one(
     r: render::Rendered,
     memo: &Verified,
@@ -377,10 +324,25 @@ struct Gathered {
 }
 
 impl Gathered {
-    fn take(&mut self, part: Vec<(verify::Manifest, Taken)>) {
-        for (m, t) in part {
-            self.take_one(m, t);
+    /// Takes a part's files in order, recording in `memo` what each file verified now
+    /// verified to; `None` when any file was refused.
+    fn take(&mut self, part: Vec<Option<Made>>, memo: &mut Verified) -> Option<()> {
+        if part.iter().any(Option::is_none) {
+            return None;
         }
+        for m in part.into_iter().flatten() {
+            match m {
+                Made::Reused(m, t) => self.take_one(m, t),
+                Made::Verified(m, t, key) => {
+                    if let (Kept::Unchanged(digest, len), Some(key)) = (&t.0, key) {
+                        memo.insert(key, (*len, *digest));
+                    }
+                    self.take_one(m, t);
+                }
+                Made::Empty => {}
+            }
+        }
+        Some(())
     }
 
     fn take_one(&mut self, m: verify::Manifest, (k, ids, f): Taken) {
@@ -611,8 +573,7 @@ pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
         Ok(None) => {}
         Err(e) => return write_failed(&e, &a.out),
     }
-    let w = write::write_in(&tree, &out);
-    match w {
+    match write::write_in(&tree, &out) {
         Ok(stats) => {
             for rel in &stats.kept {
                 eprintln!(

@@ -384,17 +384,7 @@ impl Plan<'_> {
 
     /// Renders the files `range` of the plan (in parallel), in plan order.
     pub fn render(&self, range: std::ops::Range<usize>) -> Result<Vec<Rendered>, Vec<RenderError>> {
-        let results: Vec<Result<Rendered, RenderError>> =
-            range.into_par_iter().map(|i| self.render_one(i)).collect();
-        let mut ok = Vec::with_capacity(results.len());
-        let mut errs = Vec::new();
-        for r in results {
-            match r {
-                Ok(x) => ok.push(x),
-                Err(e) => errs.push(e),
-            }
-        }
-        if errs.is_empty() { Ok(ok) } else { Err(errs) }
+        all_or_errors(range.into_par_iter().map(|i| self.render_one(i)).collect())
     }
 
     /// The `index`th file of the plan (`0..len()`), rendered: what [`Plan::render`] gives for
@@ -522,15 +512,22 @@ pub fn kustomizations(
             }
         })
         .collect();
-    let mut out = Vec::with_capacity(results.len());
+    all_or_errors(results)
+}
+
+/// Every file, or every error when any file failed to render.
+fn all_or_errors(
+    results: Vec<Result<Rendered, RenderError>>,
+) -> Result<Vec<Rendered>, Vec<RenderError>> {
+    let mut ok = Vec::with_capacity(results.len());
     let mut errs = Vec::new();
     for r in results {
         match r {
-            Ok(x) => out.push(x),
+            Ok(x) => ok.push(x),
             Err(e) => errs.push(e),
         }
     }
-    if errs.is_empty() { Ok(out) } else { Err(errs) }
+    if errs.is_empty() { Ok(ok) } else { Err(errs) }
 }
 
 #[cfg(test)]

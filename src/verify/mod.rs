@@ -213,22 +213,10 @@ pub fn verify_each<T: Send>(
     }
 }
 
-/// [`verify_each`] without the duplicate-object check: for a caller that verifies an output
-/// in parts and runs [`duplicates`] on all of them once.
-pub fn verify_part<T: Send>(
-    rendered: Vec<Rendered>,
-    each: impl Fn(&mut Manifest) -> T + Sync,
-) -> Result<Vec<(Manifest, T)>, Vec<Diagnostic>> {
-    let (out, diags) = verify_collect(rendered, each);
-    if diags.is_empty() {
-        Ok(out)
-    } else {
-        Err(diags)
-    }
-}
-
-/// One rendered file verified as [`verify_part`] verifies each (no duplicate-object check),
-/// with `each` called on it: `Ok(None)` when it has no document.
+/// One rendered file verified as [`verify_each`] verifies each, with `each` called on it, but
+/// without the duplicate-object check (for a caller that verifies an output file by file and
+/// runs [`duplicates`], or its hashes, on all of them once): `Ok(None)` when it has no
+/// document.
 pub fn verify_file<T>(
     rendered: Rendered,
     each: impl FnOnce(&mut Manifest) -> T,
