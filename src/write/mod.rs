@@ -461,7 +461,7 @@ impl Output {
         };
         let Ok(handle) = std::thread::Builder::new()
             .name("trustc-listing".into())
-            .spawn(move || lister.list_all())
+            .spawn(move || lister.list_all(false))
         else {
             return;
         };
@@ -575,17 +575,22 @@ impl Output {
     fn walk_and_manifest(&self) -> (Result<Entries, WriteError>, OldManifest) {
         match self.prefetched() {
             Some(entries) => (entries, self.read_manifest()),
-            None => rayon::join(|| self.list_all(), || self.read_manifest()),
+            None => rayon::join(|| self.list_all(true), || self.read_manifest()),
         }
     }
 
-    /// Every entry below the root, listed now. Directories are listed in parallel (a tree of
-    /// thousands of tenant directories is mostly `openat`/`getdents` round trips); the map is
-    /// the same whatever the order.
-    fn list_all(&self) -> Result<Entries, WriteError> {
+    /// Every entry below the root, listed now. With `parallel`, directories are listed on the
+    /// rayon pool (a tree of thousands of tenant directories is mostly `openat`/`getdents`
+    /// round trips); without, on the calling thread only: the prefetch
+    /// ([`Output::prefetch_listing`]) runs beside the compile, and a listing on the pool
+    /// queued the compile's first jobs behind its own (rayon's workers take their local jobs
+    /// before injected ones), so the compile waited for the whole listing (at 1,000 tenants
+    /// ~0.2 s, mostly the kernel reading directory blocks). The entries are the same either
+    /// way.
+    fn list_all(&self, parallel: bool) -> Result<Entries, WriteError> {
         let root = self.fd.try_clone().map_err(io_at(&self.shown(""), false))?;
         let mut entries = Vec::new();
-        self.walk_dir(root, String::new(), 0, &mut entries)?;
+        self.walk_dir(root, String::new(), 0, parallel, &mut entries)?;
         Ok(Entries::new(entries))
     }
 
@@ -595,6 +600,7 @@ impl Output {
         dir: OwnedFd,
         prefix: String,
         depth: usize,
+        parallel: bool,
         out: &mut Vec<(String, Kind)>,
     ) -> Result<(), WriteError> {
         let shown = self.shown(&prefix);
@@ -617,17 +623,22 @@ impl Output {
             }
             out.push((rel, kind));
         }
+        let below = |(name, rel): (String, String)| -> Result<Vec<(String, Kind)>, WriteError> {
+            let sub = fsx::open_dir_at(&dir, &name).map_err(io_at(&shown, false))?;
+            let mut entries = Vec::new();
+            self.walk_dir(sub, rel, depth + 1, parallel, &mut entries)?;
+            Ok(entries)
+        };
+        if !parallel {
+            for sub in subdirs {
+                out.extend(below(sub)?);
+            }
+            return Ok(());
+        }
         // Each subdirectory is listed on any worker; the results join here in name order,
         // so that the error reported is the one a sequential walk would meet first.
-        let below: Vec<Result<Vec<(String, Kind)>, WriteError>> = subdirs
-            .into_par_iter()
-            .map(|(name, rel)| {
-                let sub = fsx::open_dir_at(&dir, &name).map_err(io_at(&shown, false))?;
-                let mut entries = Vec::new();
-                self.walk_dir(sub, rel, depth + 1, &mut entries)?;
-                Ok(entries)
-            })
-            .collect();
+        let below: Vec<Result<Vec<(String, Kind)>, WriteError>> =
+            subdirs.into_par_iter().map(below).collect();
         for b in below {
             out.extend(b?);
         }
