@@ -566,6 +566,28 @@ impl<'a> RbacIndex<'a> {
     }
 }
 
+/// What helm-controller needs beyond the allowed kinds when HelmRelease is one (Helm's
+/// storage Secrets, the objects its wait reads), as (API group, resource, verb): expected,
+/// not extra kinds. Built once.
+fn helm_needs() -> &'static BTreeSet<(String, String, String)> {
+    static NEEDS: std::sync::OnceLock<BTreeSet<(String, String, String)>> =
+        std::sync::OnceLock::new();
+    NEEDS.get_or_init(|| {
+        crate::model::helm_rules()
+            .into_iter()
+            .flat_map(|r| {
+                r.resources.into_iter().flat_map(move |res| {
+                    let group = r.api_group.clone();
+                    r.verbs
+                        .clone()
+                        .into_iter()
+                        .map(move |v| (group.clone(), res.clone(), v))
+                })
+            })
+            .collect()
+    })
+}
+
 fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manifests) {
     let e = &env.name;
     let sa = Subject::service_account(&t.home, &t.service_account);
@@ -579,26 +601,12 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
         ));
     }
     let mut effective: BTreeSet<(String, String)> = BTreeSet::new();
-    // What helm-controller needs beyond the allowed kinds when HelmRelease is one (Helm's
-    // storage Secrets, the objects its wait reads): expected, not extra kinds.
-    let helm_needs: BTreeSet<(String, String, String)> = if t.helm {
-        crate::model::helm_rules()
-            .into_iter()
-            .flat_map(|r| {
-                r.resources.into_iter().flat_map(move |res| {
-                    let group = r.api_group.clone();
-                    r.verbs
-                        .clone()
-                        .into_iter()
-                        .map(move |v| (group.clone(), res.clone(), v))
-                })
-            })
-            .collect()
-    } else {
-        BTreeSet::new()
-    };
+    // Expected grants, not extra kinds ([`helm_needs`]).
+    let no_helm = BTreeSet::new();
+    let helm_needs = if t.helm { helm_needs() } else { &no_helm };
     for g in &analysis.grants {
-        let who = format!("tenant `{}` ({} → {})", t.name, g.binding, g.role);
+        // Formatted only for a diagnostic: most grants make none.
+        let who = || format!("tenant `{}` ({} → {})", t.name, g.binding, g.role);
         if g.verb == "*"
             || g.api_group == "*"
             || g.resource.contains('*')
@@ -608,7 +616,8 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
                 Code::TenantWildcardGrant,
                 e,
                 format!(
-                    "{who} holds a wildcard or non-resource grant: {} {}/{}",
+                    "{} holds a wildcard or non-resource grant: {} {}/{}",
+                    who(),
                     g.verb, g.api_group, g.resource
                 ),
                 "Adversaries 1 and 3",
@@ -621,7 +630,7 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
             out.push(fail(
                 Code::TenantClusterScopeGrant,
                 e,
-                format!("{who} may {} {} cluster-wide", g.verb, g.resource),
+                format!("{} may {} {} cluster-wide", who(), g.verb, g.resource),
                 "Adversaries 1 and 3: a ClusterRoleBinding from a tenant repository",
             ));
             continue;
@@ -632,7 +641,8 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
                     Code::TenantClusterScopeGrant,
                     e,
                     format!(
-                        "{who} may {} {} in namespace `{ns}`, outside the tenant",
+                        "{} may {} {} in namespace `{ns}`, outside the tenant",
+                        who(),
                         g.verb, g.resource
                     ),
                     "Adversary 3",
@@ -668,7 +678,8 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
                 Code::TenantPrivilegedGrant,
                 e,
                 format!(
-                    "{who} may {} {}{}",
+                    "{} may {} {}{}",
+                    who(),
                     g.verb,
                     if g.api_group.is_empty() {
                         String::new()
