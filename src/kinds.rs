@@ -677,7 +677,10 @@ pub fn resource_of(group: &str, kind: &str) -> Option<&'static str> {
 /// The first row of the built-in table for a (group, plural resource), looked up in an index
 /// built on first use: the invariants ask for every grant of every tenant (at 1,000 tenants
 /// ~100,000 questions, a linear scan of the table each).
-fn builtin_by_resource(group: &str, resource: &str) -> Option<&'static (&'static str, &'static str, &'static str, bool, Risk)> {
+fn builtin_by_resource(
+    group: &str,
+    resource: &str,
+) -> Option<&'static (&'static str, &'static str, &'static str, bool, Risk)> {
     type Index = HashMap<&'static str, HashMap<&'static str, usize>>;
     static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
     let index = INDEX.get_or_init(|| {

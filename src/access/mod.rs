@@ -418,6 +418,8 @@ fn expand_rule(
     via: &Option<Subject>,
     out: &mut Vec<Grant>,
 ) {
+    // Described once for all the rule's grants.
+    let binding = b.describe();
     let grant = |verb: &str, api_group: &str, resource: &str, url: Option<&str>| Grant {
         subject: who.clone(),
         via: via.clone(),
@@ -431,7 +433,7 @@ fn expand_rule(
         },
         non_resource_url: url.map(str::to_string),
         namespace: b.namespace.clone(),
-        binding: b.describe(),
+        binding: binding.clone(),
         role: rr.role.clone(),
         aggregated_from: rr.aggregated_from.clone(),
         rule_index: rr.index,

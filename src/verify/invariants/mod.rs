@@ -618,7 +618,9 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
                 format!(
                     "{} holds a wildcard or non-resource grant: {} {}/{}",
                     who(),
-                    g.verb, g.api_group, g.resource
+                    g.verb,
+                    g.api_group,
+                    g.resource
                 ),
                 "Adversaries 1 and 3",
             ));
@@ -643,7 +645,8 @@ fn tenant_grants(out: &mut Vec<Diagnostic>, env: &Env, t: &Tenant, rbac: &Manife
                     format!(
                         "{} may {} {} in namespace `{ns}`, outside the tenant",
                         who(),
-                        g.verb, g.resource
+                        g.verb,
+                        g.resource
                     ),
                     "Adversary 3",
                 ));
