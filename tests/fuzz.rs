@@ -11,7 +11,7 @@ fn run(text: &str) {
     let mut sink = Sink::new();
     if let Some(model) = spec::parse(&map, id, &mut sink) {
         let inputs = spec::Inputs::default();
-        let _ = check::validate(&model, &inputs, &Context { now: 0 }, &mut sink);
+        let _ = check::validate(model, &inputs, &Context { now: 0 }, &mut sink);
     }
     // Rendering exercises every span the rules produced.
     let _ = trustc::diag::render_all(&map, &sink.into_sorted());

@@ -95,42 +95,25 @@ impl Checker<'_> {
     }
 }
 
-/// Runs every rule over `spec`. Returns the validated spec when no error was raised.
+/// Runs every rule over `spec`. Returns the validated spec (the model itself, moved, with
+/// what the rules resolved) when no error was raised.
 pub fn validate(
-    spec: &TrustModel,
+    spec: TrustModel,
     inputs: &Inputs,
     ctx: &Context,
     sink: &mut Sink,
 ) -> Option<ValidSpec> {
     let before = sink.error_count();
-    let mut c = Checker {
-        spec,
-        inputs,
-        ctx,
-        sink,
-        kinds: BTreeMap::new(),
-        signer_keys: IndexMap::new(),
-        cosign_keys: IndexMap::new(),
-        ssh_signers: std::collections::BTreeSet::new(),
-    };
-    rules::run_all(&mut c);
-    let Checker {
-        kinds,
-        signer_keys,
-        cosign_keys,
-        ssh_signers,
-        sink,
-        ..
-    } = c;
+    let resolved = rules::run_all(&spec, inputs, ctx, sink);
     // A model with unreadable entries is checked (every mistake in one run) but never valid.
     if sink.error_count() > before || spec.headers.incomplete {
         return None;
     }
     Some(ValidSpec {
-        spec: spec.clone(),
-        kinds,
-        signer_keys,
-        cosign_keys,
-        ssh_signers,
+        spec,
+        kinds: resolved.kinds,
+        signer_keys: resolved.signer_keys,
+        cosign_keys: resolved.cosign_keys,
+        ssh_signers: resolved.ssh_signers,
     })
 }

@@ -156,7 +156,6 @@ pub fn load_and_check(
     let loaded = spec::load(path, map, sink)?;
     Ok(loaded
         .model
-        .as_ref()
         .and_then(|m| check::validate(m, &loaded.inputs, ctx, sink)))
 }
 
@@ -216,6 +215,9 @@ fn cmd_check(a: &CheckArgs) -> i32 {
                     v.spec.environments.len()
                 );
             }
+            // The process ends with this answer: freeing the model entry by entry would be
+            // a tenth of `check` on a 5,000-tenant spec, for memory the exit returns anyway.
+            std::mem::forget(v);
             EXIT_OK
         }
         Err(code) => code,

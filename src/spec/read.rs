@@ -2,6 +2,7 @@
 //! wrong type and missing key with its position (serde would stop at the first).
 
 use indexmap::IndexMap;
+use rayon::prelude::*;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -39,6 +40,29 @@ pub fn suggest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// Where a value sits in the document (`tenants.acme.kinds[2]`), for diagnostics: built
+/// for every value read, formatted only when a diagnostic names it.
+#[derive(Clone, Copy)]
+pub(super) enum Path<'a> {
+    /// A path already written out.
+    Text(&'a str),
+    /// A key of the table at a path (`""` for the document root).
+    Key(&'a str, &'a str),
+    /// An item of the array at a path.
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Text(p) => f.write_str(p),
+            Path::Key("", key) => f.write_str(key),
+            Path::Key(table, key) => write!(f, "{table}.{key}"),
+            Path::Index(array, i) => write!(f, "{array}[{i}]"),
+        }
+    }
 }
 
 /// One table being read: remembers which keys were consumed.
@@ -95,19 +119,19 @@ impl<'s> Reader<'s> {
                 })
             }
             other => {
-                self.wrong_type(value, path, "a table", other);
+                self.wrong_type(value, Path::Text(path), "a table", other);
                 None
             }
         }
     }
 
-    fn wrong_type(&mut self, value: &Val<'_>, path: &str, want: &str, got: &DeValue<'_>) {
+    fn wrong_type(&mut self, value: &Val<'_>, path: Path<'_>, want: &str, got: &DeValue<'_>) {
         self.sink.push(
             Diagnostic::new(
                 Code::WrongType,
                 format!(
                     "`{}` must be {want}, found {}",
-                    display_path(path),
+                    display_path(&path.to_string()),
                     type_name(got)
                 ),
             )
@@ -126,7 +150,7 @@ impl<'s> Reader<'s> {
         );
     }
 
-    pub(super) fn string(&mut self, v: &Val<'_>, path: &str) -> Option<Sp<String>> {
+    pub(super) fn string(&mut self, v: &Val<'_>, path: Path<'_>) -> Option<Sp<String>> {
         match v.get_ref() {
             DeValue::String(s) => Some(Sp::new(s.to_string(), self.span(v.span()))),
             other => {
@@ -136,7 +160,7 @@ impl<'s> Reader<'s> {
         }
     }
 
-    fn boolean(&mut self, v: &Val<'_>, path: &str) -> Option<Sp<bool>> {
+    fn boolean(&mut self, v: &Val<'_>, path: Path<'_>) -> Option<Sp<bool>> {
         match v.get_ref() {
             DeValue::Boolean(b) => Some(Sp::new(*b, self.span(v.span()))),
             other => {
@@ -146,7 +170,7 @@ impl<'s> Reader<'s> {
         }
     }
 
-    fn integer(&mut self, v: &Val<'_>, path: &str) -> Option<Sp<i64>> {
+    fn integer(&mut self, v: &Val<'_>, path: Path<'_>) -> Option<Sp<i64>> {
         match v.get_ref() {
             DeValue::Integer(i) => {
                 match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
@@ -158,7 +182,7 @@ impl<'s> Reader<'s> {
                                 Code::WrongType,
                                 format!(
                                     "`{}` is out of range: integers must fit in 64 bits",
-                                    display_path(path)
+                                    display_path(&path.to_string())
                                 ),
                             )
                             .at(self.span(v.span()), "integer out of range")
@@ -175,13 +199,13 @@ impl<'s> Reader<'s> {
         }
     }
 
-    fn strings(&mut self, v: &Val<'_>, path: &str) -> Option<Vec<Sp<String>>> {
+    fn strings(&mut self, v: &Val<'_>, path: Path<'_>) -> Option<Vec<Sp<String>>> {
         match v.get_ref() {
             DeValue::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 let mut ok = true;
                 for (i, item) in items.iter().enumerate() {
-                    match self.string(item, &format!("{path}[{i}]")) {
+                    match self.string(item, Path::Index(&path, i)) {
                         Some(s) => out.push(s),
                         None => ok = false,
                     }
@@ -202,16 +226,17 @@ impl<'t, 'i> Table<'t, 'i> {
     }
 
     fn sub(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
+        self.at(key).to_string()
+    }
+
+    /// The path of `key` in this table, formatted only if a diagnostic is written.
+    fn at<'a>(&'a self, key: &'a str) -> Path<'a> {
+        Path::Key(&self.path, key)
     }
 
     pub(super) fn req_string(&self, r: &mut Reader<'_>, key: &str) -> Option<Sp<String>> {
         match self.get(key) {
-            Some(v) => r.string(v, &self.sub(key)),
+            Some(v) => r.string(v, self.at(key)),
             None => {
                 r.missing(self, key, "\"…\"");
                 None
@@ -226,21 +251,21 @@ impl<'t, 'i> Table<'t, 'i> {
         key: &str,
     ) -> Result<Option<Sp<String>>, ()> {
         match self.get(key) {
-            Some(v) => r.string(v, &self.sub(key)).map(Some).ok_or(()),
+            Some(v) => r.string(v, self.at(key)).map(Some).ok_or(()),
             None => Ok(None),
         }
     }
 
     pub(super) fn opt_bool(&self, r: &mut Reader<'_>, key: &str) -> Result<Option<Sp<bool>>, ()> {
         match self.get(key) {
-            Some(v) => r.boolean(v, &self.sub(key)).map(Some).ok_or(()),
+            Some(v) => r.boolean(v, self.at(key)).map(Some).ok_or(()),
             None => Ok(None),
         }
     }
 
     pub(super) fn req_bool(&self, r: &mut Reader<'_>, key: &str) -> Option<Sp<bool>> {
         match self.get(key) {
-            Some(v) => r.boolean(v, &self.sub(key)),
+            Some(v) => r.boolean(v, self.at(key)),
             None => {
                 r.missing(self, key, "true");
                 None
@@ -250,7 +275,7 @@ impl<'t, 'i> Table<'t, 'i> {
 
     pub(super) fn req_integer(&self, r: &mut Reader<'_>, key: &str) -> Option<Sp<i64>> {
         match self.get(key) {
-            Some(v) => r.integer(v, &self.sub(key)),
+            Some(v) => r.integer(v, self.at(key)),
             None => {
                 r.missing(self, key, "1");
                 None
@@ -260,7 +285,7 @@ impl<'t, 'i> Table<'t, 'i> {
 
     pub(super) fn req_strings(&self, r: &mut Reader<'_>, key: &str) -> Option<Vec<Sp<String>>> {
         match self.get(key) {
-            Some(v) => r.strings(v, &self.sub(key)),
+            Some(v) => r.strings(v, self.at(key)),
             None => {
                 r.missing(self, key, "[\"…\"]");
                 None
@@ -270,7 +295,7 @@ impl<'t, 'i> Table<'t, 'i> {
 
     pub(super) fn opt_strings(&self, r: &mut Reader<'_>, key: &str) -> Result<Vec<Sp<String>>, ()> {
         match self.get(key) {
-            Some(v) => r.strings(v, &self.sub(key)).ok_or(()),
+            Some(v) => r.strings(v, self.at(key)).ok_or(()),
             None => Ok(Vec::new()),
         }
     }
@@ -306,25 +331,50 @@ impl<'t, 'i> Table<'t, 'i> {
 
     /// A table of named entries (`[tenants.NAME]`), each read with `f`.
     /// Entries that fail to read are dropped (their problems are already reported).
-    pub(super) fn named<T>(
+    ///
+    /// The entries are read side by side (a spec of 5,000 tenants spent a fifth of `check`
+    /// reading them one after the other), each into a sink of its own; the sinks are then
+    /// emptied into `r`'s in the entries' order: the same diagnostics, in the same order, as
+    /// reading them one by one.
+    pub(super) fn named<T: Send>(
         &self,
         r: &mut Reader<'_>,
         key: &str,
         headers: &mut IndexMap<String, Span>,
-        mut f: impl FnMut(&mut Reader<'_>, &'t Val<'i>, &str) -> Option<T>,
+        f: impl Fn(&mut Reader<'_>, &'t Val<'i>, &str) -> Option<T> + Sync,
     ) -> Result<IndexMap<String, T>, ()> {
         let Some(v) = self.get(key) else {
             return Ok(IndexMap::new());
         };
         let DeValue::Table(map) = v.get_ref() else {
-            r.wrong_type(v, &self.sub(key), "a table", v.get_ref());
+            r.wrong_type(v, self.at(key), "a table", v.get_ref());
             return Err(());
         };
-        let mut out = IndexMap::new();
-        for (name, value) in map.iter() {
+        let entries: Vec<_> = map.iter().collect();
+        let file = r.file;
+        let table = self.sub(key);
+        let read: Vec<(Sink, bool, Option<T>)> = entries
+            .par_iter()
+            .map(|(name, value)| {
+                let mut sink = Sink::new();
+                let mut own = Reader {
+                    file,
+                    sink: &mut sink,
+                    incomplete: false,
+                };
+                let n: &str = name.get_ref();
+                let t = f(&mut own, value, &format!("{table}.{n}"));
+                let incomplete = own.incomplete;
+                (sink, incomplete, t)
+            })
+            .collect();
+        let mut out = IndexMap::with_capacity(entries.len());
+        for ((name, _), (sink, incomplete, t)) in entries.into_iter().zip(read) {
             let n: &str = name.get_ref();
             headers.insert(n.to_string(), r.span(name.span()));
-            match f(r, value, &format!("{}.{}", self.sub(key), n)) {
+            r.sink.extend(sink);
+            r.incomplete |= incomplete;
+            match t {
                 Some(t) => {
                     out.insert(n.to_string(), t);
                 }
@@ -346,7 +396,7 @@ impl<'t, 'i> Table<'t, 'i> {
             return Ok(Vec::new());
         };
         let DeValue::Array(items) = v.get_ref() else {
-            r.wrong_type(v, &self.sub(key), "an array of tables", v.get_ref());
+            r.wrong_type(v, self.at(key), "an array of tables", v.get_ref());
             return Err(());
         };
         let mut out = Vec::new();
@@ -487,7 +537,7 @@ fn flux_egress(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<FluxEgress
     let kube_dns = t.opt_bool(r, "kube_dns");
     let dns_cidrs = match t.get("dns_cidrs") {
         Some(v) => r
-            .strings(v, &format!("{path}.dns_cidrs"))
+            .strings(v, Path::Key(path, "dns_cidrs"))
             .map(Some)
             .ok_or(()),
         None => Ok(None),
@@ -512,7 +562,7 @@ fn destination(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Destinatio
                 let mut out = Vec::new();
                 let mut ok = true;
                 for (i, item) in items.iter().enumerate() {
-                    match r.integer(item, &format!("{path}.ports[{i}]")) {
+                    match r.integer(item, Path::Index(&Path::Key(path, "ports"), i)) {
                         Some(n) => out.push(n),
                         None => ok = false,
                     }
@@ -520,7 +570,7 @@ fn destination(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Destinatio
                 if ok { Ok(out) } else { Err(()) }
             }
             other => {
-                r.wrong_type(v, &format!("{path}.ports"), "an array of integers", other);
+                r.wrong_type(v, Path::Key(path, "ports"), "an array of integers", other);
                 Err(())
             }
         },
@@ -747,4 +797,45 @@ fn kind_def(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<KindDef> {
         resource: resource?,
         namespaced: namespaced?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diag::{Code, Sink, SourceMap};
+
+    /// Named entries are read side by side ([`super::Table::named`]) but report as if read
+    /// one after the other: each entry's diagnostics in the entries' order.
+    #[test]
+    fn named_entries_report_in_their_order() {
+        let example = include_str!("../../policy-spec/trust.toml");
+        let mut text = example.to_string();
+        // Tenants in an order no sort would give, each with an unknown key and a wrong type.
+        for name in ["zeta", "alpha", "mu", "beta", "omega", "kappa"] {
+            text.push_str(&format!(
+                "\n[tenants.{name}]\nnamespaces = [\"{name}\"]\nrepository = 7\nbogus_{name} = 1\n"
+            ));
+        }
+        let mut map = SourceMap::new();
+        let file = map.add("trust.toml", text);
+        let mut sink = Sink::new();
+        let model = super::super::parse(&map, file, &mut sink);
+        assert!(model.is_some());
+        let found: Vec<(Code, usize)> = sink
+            .iter()
+            .filter(|d| matches!(d.code, Code::UnknownKey | Code::WrongType))
+            .map(|d| (d.code, d.primary.as_ref().unwrap().span.range.start))
+            .collect();
+        let codes: Vec<Code> = found.iter().map(|f| f.0).collect();
+        assert_eq!(codes, [Code::UnknownKey, Code::WrongType].repeat(6));
+        // The entries' order is the document table's (toml's map: by name).
+        let named: Vec<&str> = found
+            .iter()
+            .filter(|f| f.0 == Code::UnknownKey)
+            .map(|f| {
+                let key = &map.text(file)[f.1..];
+                &key["bogus_".len()..key.find(' ').unwrap()]
+            })
+            .collect();
+        assert_eq!(named, ["alpha", "beta", "kappa", "mu", "omega", "zeta"]);
+    }
 }

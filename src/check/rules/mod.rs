@@ -1,8 +1,8 @@
 //! The rules, grouped by the part of the trust model they read. Every rule is named for
 //! the problem it refuses (read as "allow <name>") and has a page under `docs/rules/`.
 //!
-//! Order matters only for resolution: `kinds` fills `Checker::kinds` and `keys` fills the
-//! parsed keys that later stages use; no rule depends on another rule's diagnostics.
+//! The rules run side by side ([`run_all`]): `kinds` fills `Checker::kinds` and `keys` fills the
+//! parsed keys that later stages use; no rule reads another rule's results or diagnostics.
 
 mod environments;
 mod images;
@@ -16,22 +16,84 @@ mod settings;
 mod tenancy;
 mod text;
 
-use super::Checker;
+use indexmap::IndexMap;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Checker, Context, CosignKey, SignerKey};
+use crate::diag::Sink;
+use crate::kinds::KindInfo;
+use crate::spec::{Inputs, TrustModel};
 
 pub(crate) use images::is_anchored;
 pub(crate) use text::control_characters;
 
-pub(super) fn run_all(c: &mut Checker<'_>) {
-    settings::run(c);
-    names::run(c);
-    references::run(c);
-    kinds::run(c);
-    repositories::run(c);
-    environments::run(c);
-    images::run(c);
-    keys::run(c);
-    tenancy::run(c);
-    network::run(c);
+/// The rules, in the order their diagnostics are pushed.
+const RULES: [fn(&mut Checker<'_>); 10] = [
+    settings::run,
+    names::run,
+    references::run,
+    kinds::run,
+    repositories::run,
+    environments::run,
+    images::run,
+    keys::run,
+    tenancy::run,
+    network::run,
+];
+
+/// What the rules resolved on the way ([`Checker`]'s own fields, each filled by one rule).
+#[derive(Default)]
+pub(super) struct Resolved {
+    pub(super) kinds: BTreeMap<String, KindInfo>,
+    pub(super) signer_keys: IndexMap<String, SignerKey>,
+    pub(super) cosign_keys: IndexMap<String, CosignKey>,
+    pub(super) ssh_signers: BTreeSet<String>,
+}
+
+/// Runs every rule over `spec`, the rules side by side (each reads the model and fills only
+/// its own part of [`Resolved`]: no rule reads what another resolved or pushed), then pushes
+/// their diagnostics into `sink` rule by rule, in [`RULES`] order: the same sink, and the
+/// same [`Resolved`], as one rule after the other would give.
+pub(super) fn run_all(
+    spec: &TrustModel,
+    inputs: &Inputs,
+    ctx: &Context,
+    sink: &mut Sink,
+) -> Resolved {
+    let runs: Vec<(Sink, Resolved)> = RULES
+        .par_iter()
+        .map(|rule| {
+            let mut own = Sink::new();
+            let mut c = Checker {
+                spec,
+                inputs,
+                ctx,
+                sink: &mut own,
+                kinds: BTreeMap::new(),
+                signer_keys: IndexMap::new(),
+                cosign_keys: IndexMap::new(),
+                ssh_signers: BTreeSet::new(),
+            };
+            rule(&mut c);
+            let resolved = Resolved {
+                kinds: c.kinds,
+                signer_keys: c.signer_keys,
+                cosign_keys: c.cosign_keys,
+                ssh_signers: c.ssh_signers,
+            };
+            (own, resolved)
+        })
+        .collect();
+    let mut all = Resolved::default();
+    for (own, resolved) in runs {
+        sink.extend(own);
+        all.kinds.extend(resolved.kinds);
+        all.signer_keys.extend(resolved.signer_keys);
+        all.cosign_keys.extend(resolved.cosign_keys);
+        all.ssh_signers.extend(resolved.ssh_signers);
+    }
+    all
 }
 
 /// Finds `{placeholder}`s in a string: (byte offset, name).
@@ -67,4 +129,84 @@ pub(crate) fn is_dns_label(s: &str, max: usize) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::SourceMap;
+    use std::path::Path;
+
+    /// Every spec the tests hold that reads into a model: the example and the refused
+    /// fixtures (one per rule, so diagnostics of many rules come together).
+    fn specs() -> Vec<std::path::PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut specs = vec![root.join("policy-spec/trust.toml")];
+        let mut invalid: Vec<_> = std::fs::read_dir(root.join("tests/fixtures/invalid"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        invalid.sort();
+        specs.extend(invalid);
+        specs
+    }
+
+    /// [`run_all`] (the rules side by side) pushes the diagnostics of the rules one after the
+    /// other on one [`Checker`], in the same order, and resolves the same kinds and keys.
+    #[test]
+    fn side_by_side_is_one_after_the_other() {
+        let ctx = Context { now: 1_800_000_000 };
+        let mut compared = 0;
+        let mut from_two_rules = 0;
+        for path in specs() {
+            let mut map = SourceMap::new();
+            let mut sink = Sink::new();
+            let loaded = crate::spec::load(&path, &mut map, &mut sink).unwrap();
+            let Some(model) = loaded.model else {
+                continue;
+            };
+            let mut one_by_one = Sink::new();
+            let mut c = Checker {
+                spec: &model,
+                inputs: &loaded.inputs,
+                ctx: &ctx,
+                sink: &mut one_by_one,
+                kinds: BTreeMap::new(),
+                signer_keys: IndexMap::new(),
+                cosign_keys: IndexMap::new(),
+                ssh_signers: BTreeSet::new(),
+            };
+            let mut counts = Vec::new();
+            for rule in RULES {
+                let before = c.sink.iter().count();
+                rule(&mut c);
+                counts.push(c.sink.iter().count() - before);
+            }
+            let (kinds, signer_keys, cosign_keys, ssh_signers) =
+                (c.kinds, c.signer_keys, c.cosign_keys, c.ssh_signers);
+            let mut side_by_side = Sink::new();
+            let resolved = run_all(&model, &loaded.inputs, &ctx, &mut side_by_side);
+            let shown = path.display();
+            assert_eq!(
+                one_by_one.iter().collect::<Vec<_>>(),
+                side_by_side.iter().collect::<Vec<_>>(),
+                "{shown}"
+            );
+            assert_eq!(kinds, resolved.kinds, "{shown}");
+            assert_eq!(signer_keys, resolved.signer_keys, "{shown}");
+            assert_eq!(cosign_keys, resolved.cosign_keys, "{shown}");
+            assert_eq!(ssh_signers, resolved.ssh_signers, "{shown}");
+            compared += 1;
+            if counts.iter().filter(|&&n| n > 0).count() >= 2 {
+                from_two_rules += 1;
+            }
+        }
+        // The comparison means something only where order could differ.
+        assert!(compared >= 20, "{compared} specs compared");
+        assert!(
+            from_two_rules >= 3,
+            "{from_two_rules} specs with diagnostics of two rules"
+        );
+    }
 }
