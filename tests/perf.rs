@@ -73,7 +73,8 @@ fn compile_whole(valid: &trustc::check::ValidSpec, set: &TemplateSet) -> Tree {
             .insert(m.path, format!("{header}{}", m.yaml).into_bytes());
     }
     let paths: Vec<&str> = tree.files.keys().map(String::as_str).collect();
-    let index = trustc::render::index::readme(&policy, &paths);
+    let maps = trustc::render::index::trust_maps(&policy);
+    let index = trustc::render::index::readme(&policy, &paths, &maps);
     tree.files
         .insert("README.md".to_string(), index.into_bytes());
     tree.with_manifest()

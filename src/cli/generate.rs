@@ -52,16 +52,34 @@ fn compile_policy(
     templates: &TemplateSet,
     out: Option<&write::Output>,
 ) -> Result<Tree, Sink> {
+    // The README's trust maps read only the policy: drawn beside the first environment's
+    // compile (one worker takes them while the other starts; at 100 tenants they were a
+    // serial tail of a few milliseconds at the end).
+    let (maps, compiled) = rayon::join(
+        || render::index::trust_maps(policy),
+        || compile_envs(policy, templates, out),
+    );
+    match compiled {
+        Some(tree) => Ok(finish(policy, &maps, tree)),
+        None => match compile_whole(policy, templates)? {
+            (tree, broken) if broken.is_empty() => Ok(tree),
+            (_, broken) => Err(broken),
+        },
+    }
+}
+
+/// Every environment through [`compile_env`], in order, into one tree (without the README
+/// and manifest [`finish`] adds); `None` as soon as one is refused.
+fn compile_envs(
+    policy: &model::Policy,
+    templates: &TemplateSet,
+    out: Option<&write::Output>,
+) -> Option<Tree> {
     let header = write::header(&policy.spec_path);
     let mut tree = Tree::default();
     let mut verified = Verified::new();
     for index in 0..policy.environments.len() {
-        let Some(files) = compile_env(policy, templates, index, &header, out, &mut verified) else {
-            return match compile_whole(policy, templates)? {
-                (tree, broken) if broken.is_empty() => Ok(tree),
-                (_, broken) => Err(broken),
-            };
-        };
+        let files = compile_env(policy, templates, index, &header, out, &mut verified)?;
         for (path, kept) in files {
             match kept {
                 Kept::Bytes(bytes) => {
@@ -73,7 +91,7 @@ fn compile_policy(
             }
         }
     }
-    Ok(finish(policy, tree))
+    Some(tree)
 }
 
 /// Files of an environment taken in one parallel pass by [`compile_env`]. Each file's
@@ -107,9 +125,9 @@ pub(crate) fn compile_for_review(
 
 /// The index of the tree for its reviewers (`README.md`: Markdown, not verified as YAML; no
 /// `kustomization.yaml` lists it, and `access`/`who-can` read only YAML), then the manifest.
-fn finish(policy: &model::Policy, mut tree: Tree) -> Tree {
+fn finish(policy: &model::Policy, maps: &render::index::TrustMaps, mut tree: Tree) -> Tree {
     let paths: Vec<&str> = tree.paths();
-    let index = render::index::readme(policy, &paths);
+    let index = render::index::readme(policy, &paths, maps);
     tree.files.insert(INDEX.to_string(), index.into_bytes());
     tree.with_manifest()
 }
@@ -430,7 +448,10 @@ fn compile_whole(policy: &model::Policy, templates: &TemplateSet) -> Result<(Tre
         bytes.extend_from_slice(m.yaml.as_bytes());
         tree.files.insert(m.path, bytes);
     }
-    Ok((finish(policy, tree), sink))
+    Ok((
+        finish(policy, &render::index::trust_maps(policy), tree),
+        sink,
+    ))
 }
 
 /// The spec's path as generated files record it: independent of the working directory and

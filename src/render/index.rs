@@ -5,6 +5,7 @@
 //! Built from the tree's own paths, so it lists exactly what was generated; a file name it
 //! has no description for is listed with the template that made it.
 
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -158,8 +159,29 @@ fn describe(dir: &str, file: &str) -> Option<(&'static str, &'static str)> {
         .map(|(_, what, threat)| (*what, *threat))
 }
 
-/// The README for the output tree whose files are `paths` (`/`-separated, relative).
-pub fn readme(policy: &Policy, paths: &[&str]) -> String {
+/// The trust maps the README draws, one entry per environment of the policy, in order: its
+/// diagrams (title, Mermaid text; [`crate::map::mermaid_all`]), or `None` for an environment
+/// of more than [`MAP_TENANTS`] tenants. Drawn apart from [`readme`] so that a caller can
+/// draw them while the rest of the output compiles (they read only the policy).
+pub struct TrustMaps(Vec<Option<Vec<(String, String)>>>);
+
+/// Draws the [`TrustMaps`] of `policy`, its environments side by side.
+pub fn trust_maps(policy: &Policy) -> TrustMaps {
+    TrustMaps(
+        policy
+            .environments
+            .par_iter()
+            .map(|env| {
+                (env.tenants.len() <= MAP_TENANTS)
+                    .then(|| crate::map::mermaid_all(policy, Some(&env.name)))
+            })
+            .collect(),
+    )
+}
+
+/// The README for the output tree whose files are `paths` (`/`-separated, relative), with
+/// the trust maps `maps` ([`trust_maps`] of the same policy).
+pub fn readme(policy: &Policy, paths: &[&str], maps: &TrustMaps) -> String {
     let mut out = String::new();
     let g = &policy.generated_path;
     let _ = write!(
@@ -260,7 +282,7 @@ pub fn readme(policy: &Policy, paths: &[&str]) -> String {
         let _ = writeln!(out, "| `{pattern}` | {what} | {threat} |");
     }
     out.push('\n');
-    for env in &policy.environments {
+    for (env, maps) in policy.environments.iter().zip(&maps.0) {
         let Some(dirs) = envs.get(env.name.as_str()) else {
             continue;
         };
@@ -309,7 +331,7 @@ pub fn readme(policy: &Policy, paths: &[&str]) -> String {
             let _ = writeln!(out, "- `{shown}`: {listed}");
         }
         out.push_str("\n### Trust map\n\n");
-        if env.tenants.len() > MAP_TENANTS {
+        let Some(maps) = maps else {
             let _ = write!(
                 out,
                 "{} tenants: too many for this page; run `trustc map --env {}`.\n\n",
@@ -317,8 +339,8 @@ pub fn readme(policy: &Policy, paths: &[&str]) -> String {
                 env.name
             );
             continue;
-        }
-        for (title, diagram) in crate::map::mermaid_all(policy, Some(&env.name)) {
+        };
+        for (title, diagram) in maps {
             let _ = write!(out, "#### {title}\n\n```mermaid\n{diagram}```\n\n");
         }
     }
