@@ -181,7 +181,15 @@ pub fn trust_maps(policy: &Policy) -> TrustMaps {
 
 /// The README for the output tree whose files are `paths` (`/`-separated, relative), with
 /// the trust maps `maps` ([`trust_maps`] of the same policy).
+///
+/// # Panics
+/// When `maps` was drawn for a policy with another number of environments.
 pub fn readme(policy: &Policy, paths: &[&str], maps: &TrustMaps) -> String {
+    assert_eq!(
+        maps.0.len(),
+        policy.environments.len(),
+        "trust maps of another policy"
+    );
     let mut out = String::new();
     let g = &policy.generated_path;
     let _ = write!(

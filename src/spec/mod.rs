@@ -149,7 +149,9 @@ pub fn load(path: &Path, map: &mut SourceMap, sink: &mut Sink) -> std::io::Resul
     let file = map.add(path.display().to_string(), text);
     // The scan for unsafe characters and the parse read the same text and nothing else:
     // side by side (each a fifth to a half of `check` on a large spec). Their diagnostics
-    // are pushed in the order of a sequential run.
+    // are pushed in the order of a sequential run. When the text holds escapes or multi-line
+    // strings, the scan parses it too, and both trees are held at once: still far below the
+    // compile's peak, which comes later.
     let (unsafe_chars, (model, parsed)) = rayon::join(
         || {
             let mut s = Sink::new();

@@ -804,30 +804,55 @@ mod tests {
     use crate::diag::{Code, Sink, SourceMap};
 
     /// Named entries are read side by side ([`super::Table::named`]) but report as if read
-    /// one after the other: each entry's diagnostics in the entries' order.
+    /// one after the other: each entry's diagnostics in the entries' order, the headers of
+    /// every entry in that order, and the model marked incomplete when an entry that reads
+    /// lost a part (an image that could not be read).
     #[test]
     fn named_entries_report_in_their_order() {
         let example = include_str!("../../policy-spec/trust.toml");
         let mut text = example.to_string();
         // Tenants in an order no sort would give, each with an unknown key and a wrong type.
-        for name in ["zeta", "alpha", "mu", "beta", "omega", "kappa"] {
+        let broken = ["zeta", "alpha", "mu", "beta", "omega", "kappa"];
+        for name in broken {
             text.push_str(&format!(
                 "\n[tenants.{name}]\nnamespaces = [\"{name}\"]\nrepository = 7\nbogus_{name} = 1\n"
             ));
         }
+        // A tenant that reads, but for one of its images.
+        let start = example.find("[tenants.payments]").unwrap();
+        let end = example.find("[kinds.").unwrap();
+        text.push_str(&example[start..end].replace("tenants.payments", "tenants.nu"));
+        text.push_str("\n[[tenants.nu.images]]\nname = 7\n");
         let mut map = SourceMap::new();
         let file = map.add("trust.toml", text);
         let mut sink = Sink::new();
-        let model = super::super::parse(&map, file, &mut sink);
-        assert!(model.is_some());
+        let model = super::super::parse(&map, file, &mut sink).unwrap();
+        // The order of the document's table (toml's map), whatever it is.
+        let (root, _) = toml::de::DeTable::parse_recoverable(map.text(file));
+        let order: Vec<String> = match root.get_ref().get("tenants").map(|v| v.get_ref()) {
+            Some(toml::de::DeValue::Table(t)) => {
+                t.keys().map(|k| k.get_ref().to_string()).collect()
+            }
+            _ => panic!("no tenants table"),
+        };
+        let headers: Vec<&String> = model.headers.tenants.keys().collect();
+        assert_eq!(headers, order.iter().collect::<Vec<_>>());
+        assert!(model.tenants.contains_key("nu") && model.tenants.contains_key("payments"));
+        assert!(model.headers.incomplete);
+        // Only the image lost: still incomplete.
+        let mut only = example.to_string();
+        only.push_str(&example[start..end].replace("tenants.payments", "tenants.nu"));
+        only.push_str("\n[[tenants.nu.images]]\nname = 7\n");
+        let mut only_map = SourceMap::new();
+        let only_file = only_map.add("trust.toml", only);
+        let only_model = super::super::parse(&only_map, only_file, &mut Sink::new()).unwrap();
+        assert!(only_model.tenants.contains_key("nu"));
+        assert!(only_model.headers.incomplete);
         let found: Vec<(Code, usize)> = sink
             .iter()
             .filter(|d| matches!(d.code, Code::UnknownKey | Code::WrongType))
             .map(|d| (d.code, d.primary.as_ref().unwrap().span.range.start))
             .collect();
-        let codes: Vec<Code> = found.iter().map(|f| f.0).collect();
-        assert_eq!(codes, [Code::UnknownKey, Code::WrongType].repeat(6));
-        // The entries' order is the document table's (toml's map: by name).
         let named: Vec<&str> = found
             .iter()
             .filter(|f| f.0 == Code::UnknownKey)
@@ -836,6 +861,22 @@ mod tests {
                 &key["bogus_".len()..key.find(' ').unwrap()]
             })
             .collect();
-        assert_eq!(named, ["alpha", "beta", "kappa", "mu", "omega", "zeta"]);
+        let expected: Vec<&str> = order
+            .iter()
+            .map(String::as_str)
+            .filter(|n| broken.contains(n))
+            .collect();
+        assert_eq!(named, expected);
+        // Each broken tenant: its unknown key, then its wrong type; `nu`, its image's.
+        let codes: Vec<Code> = found.iter().map(|f| f.0).collect();
+        let want: Vec<Code> = order
+            .iter()
+            .flat_map(|n| match n.as_str() {
+                "nu" => vec![Code::WrongType],
+                n if broken.contains(&n) => vec![Code::UnknownKey, Code::WrongType],
+                _ => vec![],
+            })
+            .collect();
+        assert_eq!(codes, want);
     }
 }

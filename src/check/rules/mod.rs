@@ -137,11 +137,28 @@ mod tests {
     use crate::diag::SourceMap;
     use std::path::Path;
 
-    /// Every spec the tests hold that reads into a model: the example and the refused
-    /// fixtures (one per rule, so diagnostics of many rules come together).
-    fn specs() -> Vec<std::path::PathBuf> {
+    /// The specs compared: the example, the example with an SSH signer (written into `tmp`),
+    /// and the refused fixtures (one per rule, so diagnostics of many rules come together).
+    fn specs(tmp: &Path) -> Vec<std::path::PathBuf> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut specs = vec![root.join("policy-spec/trust.toml")];
+        let example = root.join("policy-spec/trust.toml");
+        let keys = tmp.join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        for key in std::fs::read_dir(root.join("policy-spec/keys")).unwrap() {
+            let key = key.unwrap().path();
+            std::fs::copy(&key, keys.join(key.file_name().unwrap())).unwrap();
+        }
+        std::fs::copy(
+            root.join("tests/fixtures/valid/ssh/keys/dave.pub"),
+            keys.join("dave.pub"),
+        )
+        .unwrap();
+        let ssh = std::fs::read_to_string(&example).unwrap().replace(
+            "[registries.internal]",
+            "[signers.dave]\nemail = \"dave@example.com\"\nkey = \"keys/dave.pub\"\n\n[registries.internal]",
+        );
+        std::fs::write(tmp.join("trust.toml"), ssh).unwrap();
+        let mut specs = vec![example, tmp.join("trust.toml")];
         let mut invalid: Vec<_> = std::fs::read_dir(root.join("tests/fixtures/invalid"))
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -159,7 +176,9 @@ mod tests {
         let ctx = Context { now: 1_800_000_000 };
         let mut compared = 0;
         let mut from_two_rules = 0;
-        for path in specs() {
+        let mut with_ssh = 0;
+        let tmp = tempfile::tempdir().unwrap();
+        for path in specs(tmp.path()) {
             let mut map = SourceMap::new();
             let mut sink = Sink::new();
             let loaded = crate::spec::load(&path, &mut map, &mut sink).unwrap();
@@ -198,6 +217,7 @@ mod tests {
             assert_eq!(cosign_keys, resolved.cosign_keys, "{shown}");
             assert_eq!(ssh_signers, resolved.ssh_signers, "{shown}");
             compared += 1;
+            with_ssh += usize::from(!resolved.ssh_signers.is_empty());
             if counts.iter().filter(|&&n| n > 0).count() >= 2 {
                 from_two_rules += 1;
             }
@@ -208,5 +228,6 @@ mod tests {
             from_two_rules >= 3,
             "{from_two_rules} specs with diagnostics of two rules"
         );
+        assert!(with_ssh >= 1, "no spec with an SSH signer");
     }
 }
