@@ -137,10 +137,20 @@ fn outside(c: &mut Checker<'_>, tenant: &str, repo: &Sp<String>, host: &str, hos
         )
         .at(repo.span.clone(), "host not among the tenant's registries")
         .note("automation and admission only trust the tenant's registries (Adversary 5)")
-        .help(if hosts.is_empty() {
-            "give the tenant a `registries` list that holds this host".to_string()
-        } else {
+        .help(if !hosts.is_empty() {
             format!("use one of: {}", hosts.join(", "))
+        } else if let Some((name, _)) = c
+            .spec
+            .registries
+            .iter()
+            .find(|(_, r)| r.host.value == host)
+        {
+            // `registries` lists registry names, not hosts.
+            format!("add `{name}` (the registry of `{host}`) to the tenant's `registries`")
+        } else {
+            format!(
+                "declare the registry (`[registries.NAME]` with `host = \"{host}\"` and its signature key) and add NAME to the tenant's `registries`"
+            )
         }),
     );
 }

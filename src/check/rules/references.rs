@@ -111,10 +111,22 @@ fn reference(
     .at(r.span.clone(), format!("no such {what}"));
     d = match crate::spec::suggest(&r.value, known.iter().copied()) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
-        None if known.is_empty() => d.help(format!("define it in a `[{what}s.{}]` table", r.value)),
-        None => d.help(format!("defined {what}s: {}", known.join(", "))),
+        None if known.is_empty() => d.help(format!(
+            "define it in a `[{}.{}]` table",
+            plural(what),
+            r.value
+        )),
+        None => d.help(format!("defined {}: {}", plural(what), known.join(", "))),
     };
     c.push(d);
+}
+
+/// The spec's plural of a referenced thing (its table's name): `registry` → `registries`.
+fn plural(what: &str) -> String {
+    match what.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None => format!("{what}s"),
+    }
 }
 
 fn duplicates(c: &mut Checker<'_>, list: &[Sp<String>], what: &str, who: &str) {
