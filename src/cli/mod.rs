@@ -26,7 +26,6 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_REFUSED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
-/// Runs trustc with the given arguments (the first is the program name).
 /// Set by [`run_then_exit`]: the process ends when the command returns.
 static EXITS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -43,6 +42,7 @@ where
     std::process::exit(code)
 }
 
+/// Runs trustc with the given arguments (the first is the program name).
 pub fn run<I, T>(args: I) -> i32
 where
     I: IntoIterator<Item = T>,
