@@ -53,9 +53,13 @@ fn environment(set: &TemplateSet) -> Result<Environment<'static>, RenderError> {
         if value.is_safe() || *state.auto_escape() != AutoEscape::Json {
             return minijinja::escape_formatter(out, state, value);
         }
-        let json = serde_json::to_string(value).map_err(|e| {
-            minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string())
-        })?;
+        // A string (most values the templates write) is serialized as a `str`, without
+        // minijinja's `Serialize` dispatch: the same JSON text.
+        let json = match value.as_str() {
+            Some(text) => serde_json::to_string(text),
+            None => serde_json::to_string(value),
+        }
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string()))?;
         out.write_str(&yaml_safe(&json))
             .map_err(minijinja::Error::from)
     });
@@ -79,9 +83,14 @@ fn environment(set: &TemplateSet) -> Result<Environment<'static>, RenderError> {
 }
 
 /// Escapes, in JSON text, the characters YAML does not allow raw in a double-quoted scalar.
-pub(crate) fn yaml_safe(json: &str) -> String {
-    if !json.chars().any(needs_escape) {
-        return json.to_string();
+pub(crate) fn yaml_safe(json: &str) -> std::borrow::Cow<'_, str> {
+    // Every character escaped starts with one of these bytes in UTF-8 (U+007F; U+0080 to
+    // U+009F are C2 80 to C2 9F; U+FFFE and U+FFFF are EF BF BE and EF BF BF): text without
+    // them, as almost all is, is returned as it is.
+    if !json.bytes().any(|b| matches!(b, 0x7F | 0xC2 | 0xEF))
+        || !json.chars().any(needs_escape)
+    {
+        return std::borrow::Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 16);
     for ch in json.chars() {
@@ -91,7 +100,7 @@ pub(crate) fn yaml_safe(json: &str) -> String {
             out.push(ch);
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 fn needs_escape(ch: char) -> bool {
@@ -533,6 +542,35 @@ fn all_or_errors(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte pre-scan lets through unchanged only text the character rule leaves alone:
+    /// every escaped character is escaped, and text with the pre-scan's bytes in other
+    /// characters (é is C3 A9, ｱ is EF BD B1, U+FEFF is EF BB BF) is returned as it came.
+    #[test]
+    fn yaml_safe_escapes_exactly_the_characters_yaml_forbids() {
+        let by_char = |json: &str| -> String {
+            json.chars()
+                .map(|c| {
+                    if needs_escape(c) {
+                        format!("\\u{:04X}", c as u32)
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        };
+        let escaped = ['\u{7f}', '\u{80}', '\u{85}', '\u{9f}', '\u{fffe}', '\u{ffff}'];
+        let kept = ['a', '\u{a0}', 'é', '€', 'ｱ', '\u{feff}', '\u{fffd}', '\u{10ffff}'];
+        for c in escaped.iter().chain(&kept) {
+            let json = format!("\"x{c}y\"");
+            let got = yaml_safe(&json);
+            assert_eq!(got, by_char(&json), "{c:?}");
+            let unchanged = matches!(got, std::borrow::Cow::Borrowed(_));
+            assert_eq!(unchanged, kept.contains(c), "{c:?}");
+        }
+        assert_eq!(yaml_safe("\"\u{7f}\""), "\"\\u007F\"");
+        assert_eq!(yaml_safe("\"\u{ffff}\""), "\"\\uFFFF\"");
+    }
 
     /// Each tenant's context is its environment's `tenants` item, equal to the tenant
     /// serialised alone (what templates read as `tenant`).

@@ -208,6 +208,11 @@ pub fn read_handle(fd: OwnedFd) -> Result<Vec<u8>, ReadError> {
 }
 
 /// [`read_handle`] with another bound.
+///
+/// A file whose size (`fstat`) is not zero is read up to that size and no further: the usual
+/// read to the end would make one more `read` call per file to find the end, which the size
+/// already tells (a file that grows after the `fstat` is read as it was then, as if the read
+/// had come first). A file reporting size zero is read to its end, up to `max`.
 pub fn read_handle_max(fd: OwnedFd, max: u64) -> Result<Vec<u8>, ReadError> {
     let st = rustix::fs::fstat(&fd).map_err(io::Error::from)?;
     let kind = Kind::of(FileType::from_raw_mode(st.st_mode as _));
@@ -219,6 +224,10 @@ pub fn read_handle_max(fd: OwnedFd, max: u64) -> Result<Vec<u8>, ReadError> {
         return Err(ReadError::TooLarge(size, max));
     }
     let mut buf = Vec::with_capacity(size as usize);
+    if size > 0 {
+        File::from(fd).take(size).read_to_end(&mut buf)?;
+        return Ok(buf);
+    }
     File::from(fd).take(max + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > max {
         return Err(ReadError::TooLarge(buf.len() as u64, max));
