@@ -59,7 +59,9 @@ fn environment(set: &TemplateSet) -> Result<Environment<'static>, RenderError> {
             Some(text) => serde_json::to_string(text),
             None => serde_json::to_string(value),
         }
-        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string()))?;
+        .map_err(|e| {
+            minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string())
+        })?;
         out.write_str(&yaml_safe(&json))
             .map_err(minijinja::Error::from)
     });
@@ -87,9 +89,7 @@ pub(crate) fn yaml_safe(json: &str) -> std::borrow::Cow<'_, str> {
     // Every character escaped starts with one of these bytes in UTF-8 (U+007F; U+0080 to
     // U+009F are C2 80 to C2 9F; U+FFFE and U+FFFF are EF BF BE and EF BF BF): text without
     // them, as almost all is, is returned as it is.
-    if !json.bytes().any(|b| matches!(b, 0x7F | 0xC2 | 0xEF))
-        || !json.chars().any(needs_escape)
-    {
+    if !json.bytes().any(|b| matches!(b, 0x7F | 0xC2 | 0xEF)) || !json.chars().any(needs_escape) {
         return std::borrow::Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 16);
@@ -559,8 +559,19 @@ mod tests {
                 })
                 .collect()
         };
-        let escaped = ['\u{7f}', '\u{80}', '\u{85}', '\u{9f}', '\u{fffe}', '\u{ffff}'];
-        let kept = ['a', '\u{a0}', 'é', '€', 'ｱ', '\u{feff}', '\u{fffd}', '\u{10ffff}'];
+        let escaped = [
+            '\u{7f}', '\u{80}', '\u{85}', '\u{9f}', '\u{fffe}', '\u{ffff}',
+        ];
+        let kept = [
+            'a',
+            '\u{a0}',
+            'é',
+            '€',
+            'ｱ',
+            '\u{feff}',
+            '\u{fffd}',
+            '\u{10ffff}',
+        ];
         for c in escaped.iter().chain(&kept) {
             let json = format!("\"x{c}y\"");
             let got = yaml_safe(&json);

@@ -32,6 +32,83 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
     }
 }
 
+/// The help line of a value of the wrong type, to paste over the value: `key = …` when the
+/// value is a key's, the value alone when it is an array's item. `None` when no rewrite of
+/// the value itself is likely right (a table where a string belongs, an array of tables).
+fn wrong_type_help(path: &Path<'_>, want: &str, got: &DeValue<'_>) -> Option<String> {
+    let write = |v: &str| match path {
+        Path::Key(_, key) => format!("`{} = {v}`", toml_key(key)),
+        Path::Text(_) | Path::Index(..) => format!("`{v}`"),
+    };
+    let scalar = match got {
+        DeValue::Integer(i) => {
+            let prefix = match i.radix() {
+                16 => "0x",
+                8 => "0o",
+                2 => "0b",
+                _ => "",
+            };
+            Some(format!("{prefix}{}", i.as_str()))
+        }
+        DeValue::Float(f) => Some(f.as_str().to_string()),
+        DeValue::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let text = match got {
+        DeValue::String(s) => Some(s.as_ref()),
+        _ => None,
+    };
+    match want {
+        "a string" => scalar.map(|v| format!("quote it: {}", write(&toml_string(&v)))),
+        "a boolean (true or false)" => Some(match text {
+            Some(t @ ("true" | "false")) => format!("drop the quotes: {}", write(t)),
+            _ => format!("write {} or {}", write("true"), write("false")),
+        }),
+        "an integer" => Some(
+            match text.map(str::trim).filter(|t| t.parse::<i64>().is_ok()) {
+                Some(t) => format!("drop the quotes: {}", write(t)),
+                None => format!("write a whole number, e.g. {}", write("1")),
+            },
+        ),
+        "an array of strings" => match (text, scalar) {
+            (Some(t), _) => Some(format!(
+                "put it in a list: {}",
+                write(&format!("[{}]", toml_string(t)))
+            )),
+            (None, Some(v)) => Some(format!(
+                "put it in a list, quoted: {}",
+                write(&format!("[{}]", toml_string(&v)))
+            )),
+            (None, None) => None,
+        },
+        "an array of integers" => match got {
+            DeValue::Integer(_) => {
+                scalar.map(|v| format!("put it in a list: {}", write(&format!("[{v}]"))))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `text` as a TOML basic string (JSON's escapes are TOML's: `\"`, `\\`, `\n`, `\uXXXX`…).
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes to JSON")
+}
+
+/// `key` as a TOML key: bare when it can be, else quoted.
+fn toml_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        key.to_string()
+    } else {
+        toml_string(key)
+    }
+}
+
 /// Closest candidate for a misspelt name, if close enough to be a likely typo.
 pub fn suggest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -126,17 +203,19 @@ impl<'s> Reader<'s> {
     }
 
     fn wrong_type(&mut self, value: &Val<'_>, path: Path<'_>, want: &str, got: &DeValue<'_>) {
-        self.sink.push(
-            Diagnostic::new(
-                Code::WrongType,
-                format!(
-                    "`{}` must be {want}, found {}",
-                    display_path(&path.to_string()),
-                    type_name(got)
-                ),
-            )
-            .at(self.span(value.span()), format!("expected {want}")),
-        );
+        let mut d = Diagnostic::new(
+            Code::WrongType,
+            format!(
+                "`{}` must be {want}, found {}",
+                display_path(&path.to_string()),
+                type_name(got)
+            ),
+        )
+        .at(self.span(value.span()), format!("expected {want}"));
+        if let Some(help) = wrong_type_help(&path, want, got) {
+            d = d.help(help);
+        }
+        self.sink.push(d);
     }
 
     fn missing(&mut self, table: &Table<'_, '_>, key: &str, what: &str) {
@@ -802,6 +881,92 @@ fn kind_def(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<KindDef> {
 #[cfg(test)]
 mod tests {
     use crate::diag::{Code, Sink, SourceMap};
+
+    /// The wrong-type diagnostics of `text` (message, byte range of the value, help).
+    fn wrong_types(text: &str) -> Vec<(String, std::ops::Range<usize>, Option<String>)> {
+        let mut map = SourceMap::new();
+        let file = map.add("trust.toml", text.to_string());
+        let mut sink = Sink::new();
+        let _ = super::super::parse(&map, file, &mut sink);
+        sink.iter()
+            .filter(|d| d.code == Code::WrongType)
+            .map(|d| {
+                let at = d.primary.as_ref().expect("located").span.range.clone();
+                (d.message.clone(), at, d.help.clone())
+            })
+            .collect()
+    }
+
+    /// TC0003's help is right when pasted: the first snippet it quotes, put over the value
+    /// (the whole `key = value` line for a key's value, the value alone for an item), leaves
+    /// the example with no wrong type.
+    #[test]
+    fn wrong_type_help_is_right_when_pasted() {
+        let example = include_str!("../../policy-spec/trust.toml");
+        assert!(wrong_types(example).is_empty());
+        let cases = [
+            (
+                "version = 1",
+                "version = \"1\"",
+                "drop the quotes: `version = 1`",
+            ),
+            (
+                "version = 1",
+                "version = \"one\"",
+                "write a whole number, e.g. `version = 1`",
+            ),
+            (
+                "production = true",
+                "production = \"true\"",
+                "drop the quotes: `production = true`",
+            ),
+            (
+                "production = true",
+                "production = \"yes\"",
+                "write `production = true` or `production = false`",
+            ),
+            (
+                "repository = \"ssh://git@github.com/example/payments-manifests.git\"",
+                "repository = 7",
+                "quote it: `repository = \"7\"`",
+            ),
+            (
+                "signers = [\"alice\", \"bob\"]",
+                "signers = \"alice\"",
+                "put it in a list: `signers = [\"alice\"]`",
+            ),
+            (
+                "signers = [\"alice\", \"bob\"]",
+                "signers = true",
+                "put it in a list, quoted: `signers = [\"true\"]`",
+            ),
+            (
+                "registries = [\"internal\"]",
+                "registries = [\"internal\", 0x1F]",
+                "quote it: `\"0x1F\"`",
+            ),
+        ];
+        for (line, broken, help) in cases {
+            let at = example
+                .find(line)
+                .unwrap_or_else(|| panic!("the example has `{line}`"));
+            let text = format!("{}{broken}{}", &example[..at], &example[at + line.len()..]);
+            let found = wrong_types(&text);
+            assert_eq!(found.len(), 1, "{broken}: {found:?}");
+            let (message, value, got) = &found[0];
+            assert_eq!(got.as_deref(), Some(help), "{broken}: {message}");
+            let snippet = help.split('`').nth(1).expect("a quoted snippet");
+            let fixed = if snippet.contains(" = ") {
+                format!("{}{snippet}{}", &example[..at], &example[at + line.len()..])
+            } else {
+                format!("{}{snippet}{}", &text[..value.start], &text[value.end..])
+            };
+            assert!(
+                wrong_types(&fixed).is_empty(),
+                "pasting `{snippet}` for `{broken}`"
+            );
+        }
+    }
 
     /// Named entries are read side by side ([`super::Table::named`]) but report as if read
     /// one after the other: each entry's diagnostics in the entries' order, the headers of
