@@ -32,14 +32,12 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
     }
 }
 
-/// The help line of a value of the wrong type, to paste over the value: `key = …` when the
-/// value is a key's, the value alone when it is an array's item. `None` when no rewrite of
-/// the value itself is likely right (a table where a string belongs, an array of tables).
-fn wrong_type_help(path: &Path<'_>, want: &str, got: &DeValue<'_>) -> Option<String> {
-    let write = |v: &str| match path {
-        Path::Key(_, key) => format!("`{} = {v}`", toml_key(key)),
-        Path::Text(_) | Path::Index(..) => format!("`{v}`"),
-    };
+/// The help line of a value of the wrong type: the value to write in place of the
+/// underlined one (the value alone, so that it is right under a dotted key or in an inline
+/// table too). `None` when no rewrite of the value itself is likely right (a table where a
+/// string belongs, an array of tables). The rewrite fixes the type only: the value's own
+/// checks still apply to it.
+fn wrong_type_help(want: &str, got: &DeValue<'_>) -> Option<String> {
     let scalar = match got {
         DeValue::Integer(i) => {
             let prefix = match i.radix() {
@@ -59,32 +57,33 @@ fn wrong_type_help(path: &Path<'_>, want: &str, got: &DeValue<'_>) -> Option<Str
         _ => None,
     };
     match want {
-        "a string" => scalar.map(|v| format!("quote it: {}", write(&toml_string(&v)))),
+        "a string" => scalar.map(|v| format!("quote it: `{}`", toml_string(&v))),
         "a boolean (true or false)" => Some(match text {
-            Some(t @ ("true" | "false")) => format!("drop the quotes: {}", write(t)),
-            _ => format!("write {} or {}", write("true"), write("false")),
+            Some(t @ ("true" | "false")) => format!("drop the quotes: `{t}`"),
+            _ => "write `true` or `false`".to_string(),
         }),
-        "an integer" => Some(
-            match text.map(str::trim).filter(|t| t.parse::<i64>().is_ok()) {
-                Some(t) => format!("drop the quotes: {}", write(t)),
-                None => format!("write a whole number, e.g. {}", write("1")),
-            },
-        ),
+        // Written back as a number prints (`01` and `+1` are not TOML integers).
+        "an integer" => Some(match text.and_then(|t| t.trim().parse::<i64>().ok()) {
+            Some(n) => format!("drop the quotes: `{n}`"),
+            None => "write a whole number, e.g. `1`".to_string(),
+        }),
         "an array of strings" => match (text, scalar) {
-            (Some(t), _) => Some(format!(
-                "put it in a list: {}",
-                write(&format!("[{}]", toml_string(t)))
-            )),
-            (None, Some(v)) => Some(format!(
-                "put it in a list, quoted: {}",
-                write(&format!("[{}]", toml_string(&v)))
-            )),
+            (Some(t), _) => {
+                // `"alice, bob"` meant two items.
+                let items: Vec<&str> = t
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|i| !i.is_empty())
+                    .collect();
+                let items = if items.len() > 1 { items } else { vec![t] };
+                let list: Vec<String> = items.iter().map(|i| toml_string(i)).collect();
+                Some(format!("put it in a list: `[{}]`", list.join(", ")))
+            }
+            (None, Some(v)) => Some(format!("put it in a list, quoted: `[{}]`", toml_string(&v))),
             (None, None) => None,
         },
         "an array of integers" => match got {
-            DeValue::Integer(_) => {
-                scalar.map(|v| format!("put it in a list: {}", write(&format!("[{v}]"))))
-            }
+            DeValue::Integer(_) => scalar.map(|v| format!("put it in a list: `[{v}]`")),
             _ => None,
         },
         _ => None,
@@ -94,19 +93,6 @@ fn wrong_type_help(path: &Path<'_>, want: &str, got: &DeValue<'_>) -> Option<Str
 /// `text` as a TOML basic string (JSON's escapes are TOML's: `\"`, `\\`, `\n`, `\uXXXX`…).
 fn toml_string(text: &str) -> String {
     serde_json::to_string(text).expect("a string serializes to JSON")
-}
-
-/// `key` as a TOML key: bare when it can be, else quoted.
-fn toml_key(key: &str) -> String {
-    let bare = !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if bare {
-        key.to_string()
-    } else {
-        toml_string(key)
-    }
 }
 
 /// Closest candidate for a misspelt name, if close enough to be a likely typo.
@@ -212,7 +198,7 @@ impl<'s> Reader<'s> {
             ),
         )
         .at(self.span(value.span()), format!("expected {want}"));
-        if let Some(help) = wrong_type_help(&path, want, got) {
+        if let Some(help) = wrong_type_help(want, got) {
             d = d.help(help);
         }
         self.sink.push(d);
@@ -897,53 +883,59 @@ mod tests {
             .collect()
     }
 
-    /// TC0003's help is right when pasted: the first snippet it quotes, put over the value
-    /// (the whole `key = value` line for a key's value, the value alone for an item), leaves
-    /// the example with no wrong type.
+    /// TC0003's help is right when pasted: the first snippet it quotes, put over the
+    /// underlined value, leaves the example with no wrong type, also under a dotted key.
     #[test]
     fn wrong_type_help_is_right_when_pasted() {
         let example = include_str!("../../policy-spec/trust.toml");
         assert!(wrong_types(example).is_empty());
         let cases = [
-            (
-                "version = 1",
-                "version = \"1\"",
-                "drop the quotes: `version = 1`",
-            ),
+            ("version = 1", "version = \"1\"", "drop the quotes: `1`"),
+            ("version = 1", "version = \"01\"", "drop the quotes: `1`"),
             (
                 "version = 1",
                 "version = \"one\"",
-                "write a whole number, e.g. `version = 1`",
+                "write a whole number, e.g. `1`",
             ),
             (
                 "production = true",
                 "production = \"true\"",
-                "drop the quotes: `production = true`",
+                "drop the quotes: `true`",
             ),
             (
                 "production = true",
                 "production = \"yes\"",
-                "write `production = true` or `production = false`",
+                "write `true` or `false`",
             ),
             (
                 "repository = \"ssh://git@github.com/example/payments-manifests.git\"",
                 "repository = 7",
-                "quote it: `repository = \"7\"`",
+                "quote it: `\"7\"`",
             ),
             (
                 "signers = [\"alice\", \"bob\"]",
                 "signers = \"alice\"",
-                "put it in a list: `signers = [\"alice\"]`",
+                "put it in a list: `[\"alice\"]`",
+            ),
+            (
+                "signers = [\"alice\", \"bob\"]",
+                "signers = \"alice, bob\"",
+                "put it in a list: `[\"alice\", \"bob\"]`",
             ),
             (
                 "signers = [\"alice\", \"bob\"]",
                 "signers = true",
-                "put it in a list, quoted: `signers = [\"true\"]`",
+                "put it in a list, quoted: `[\"true\"]`",
             ),
             (
                 "registries = [\"internal\"]",
                 "registries = [\"internal\", 0x1F]",
                 "quote it: `\"0x1F\"`",
+            ),
+            (
+                "[environments.production]\nbranch = \"main\"\nproduction = true",
+                "[environments]\nproduction.branch = \"main\"\nproduction.production = \"yes\"",
+                "write `true` or `false`",
             ),
         ];
         for (line, broken, help) in cases {
@@ -956,11 +948,7 @@ mod tests {
             let (message, value, got) = &found[0];
             assert_eq!(got.as_deref(), Some(help), "{broken}: {message}");
             let snippet = help.split('`').nth(1).expect("a quoted snippet");
-            let fixed = if snippet.contains(" = ") {
-                format!("{}{snippet}{}", &example[..at], &example[at + line.len()..])
-            } else {
-                format!("{}{snippet}{}", &text[..value.start], &text[value.end..])
-            };
+            let fixed = format!("{}{snippet}{}", &text[..value.start], &text[value.end..]);
             assert!(
                 wrong_types(&fixed).is_empty(),
                 "pasting `{snippet}` for `{broken}`"
