@@ -541,6 +541,9 @@ pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
         Ok(v) => v,
         Err(code) => return code,
     };
+    if let Some(on_scale) = super::ON_SCALE.get() {
+        on_scale(valid.spec.tenants.len() * valid.spec.environments.len());
+    }
     // An existing output directory is opened and locked once the spec is sound (exclusive for
     // a write, shared for `--check`), so that each file is compared with it as it is compiled
     // and only what changes is kept, and it is listed while the trust model is resolved. Not

@@ -26,6 +26,12 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_REFUSED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
+/// Called by `generate` once the spec is sound and before anything is compiled, with the
+/// number of tenant environments it compiles (tenants × environments): how much memory the
+/// compile will make and free. The `trustc` binary sets it to tune its allocator (keeping
+/// freed pages for reuse when the output is small; `src/main.rs`); unset, nothing is called.
+pub static ON_SCALE: std::sync::OnceLock<fn(usize)> = std::sync::OnceLock::new();
+
 /// Set by [`run_then_exit`]: the process ends when the command returns.
 static EXITS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -19,12 +19,13 @@ use serde_json::{Map, Value};
 /// Renderings learnt from serde-saphyr, per thread: (string, as a key) → its one-line
 /// rendering, or `None` when it takes several lines. Bounded: cleared when it grows past
 /// [`CACHE_LIMIT`] entries.
-type Learnt = HashMap<(String, bool), Option<String>>;
+/// Indexed by `as a key` (`0`: a value, `1`: a key), so that a lookup borrows the string.
+type Learnt = [HashMap<String, Option<String>>; 2];
 
 const CACHE_LIMIT: usize = 1 << 16;
 
 thread_local! {
-    static LEARNT: RefCell<Learnt> = RefCell::new(HashMap::new());
+    static LEARNT: RefCell<Learnt> = RefCell::new([HashMap::new(), HashMap::new()]);
 }
 
 /// The canonical YAML of `doc` (a mapping), or `None` when it holds something this path does
@@ -120,41 +121,36 @@ fn plainly_plain(s: &str) -> bool {
         && b[0].is_ascii_alphabetic()
         && b.iter()
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'/' | b'-'))
-        && !matches!(
-            s.to_ascii_lowercase().as_str(),
-            "y" | "n"
-                | "yes"
-                | "no"
-                | "on"
-                | "off"
-                | "true"
-                | "false"
-                | "null"
-                | "nan"
-                | "inf"
-                | "infinity"
-        )
+        && !(b.len() <= 8 && NOT_STRINGS.iter().any(|w| w.eq_ignore_ascii_case(s)))
 }
+
+/// The words of at most eight letters that YAML 1.1 or 1.2 reads, in any case, as a boolean,
+/// null or float ([`plainly_plain`] compares without allocating a lowercase copy).
+const NOT_STRINGS: &[&str] = &[
+    "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "infinity",
+];
 
 fn string(out: &mut String, s: &str, key: bool) -> Option<()> {
     if plainly_plain(s) {
         out.push_str(s);
         return Some(());
     }
-    let learnt = LEARNT.with(|cache| {
+    // Written from the cache in place: no copy of the rendering per string.
+    LEARNT.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(r) = cache.get(&(s.to_string(), key)) {
-            return r.clone();
+        let cache = &mut cache[usize::from(key)];
+        if let Some(r) = cache.get(s) {
+            out.push_str(r.as_deref()?);
+            return Some(());
         }
         let r = learn(s, key);
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
         }
-        cache.insert((s.to_string(), key), r.clone());
-        r
-    })?;
-    out.push_str(&learnt);
-    Some(())
+        let written = r.as_deref().map(|text| out.push_str(text));
+        cache.insert(s.to_string(), r);
+        written
+    })
 }
 
 /// serde-saphyr's one-line rendering of `s` as a mapping value (or key), read off the
@@ -250,6 +246,9 @@ mod tests {
             "NaN",
             ".inf",
             "inf",
+            "Infinity",
+            "infinitY",
+            "infinite",
             "1",
             "01",
             "1.5",

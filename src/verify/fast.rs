@@ -245,7 +245,10 @@ fn exact_map(entries: Vec<(String, Value)>) -> Option<Map<String, Value>> {
 fn split_key(text: &str) -> Option<(String, &str)> {
     let (key, after) = if text.starts_with('"') {
         let end = json_string_end(text)?;
-        let key: String = serde_json::from_str(&text[..end]).ok()?;
+        let key: String = match unescaped_string(&text[..end]) {
+            Some(key) => key.to_string(),
+            None => serde_json::from_str(&text[..end]).ok()?,
+        };
         if has_surrogate_escape(&text[..end]) {
             return None;
         }
@@ -402,6 +405,9 @@ fn duration(s: &str) -> bool {
 /// One line of JSON: objects without duplicate keys, integers from 0 to `i64::MAX`, no
 /// surrogate escapes. Anything else is left to the full parser.
 fn json(s: &str) -> Option<Value> {
+    if let Some(text) = unescaped_string(s) {
+        return Some(Value::String(text.to_string()));
+    }
     if has_surrogate_escape(s) {
         return None;
     }
@@ -409,6 +415,18 @@ fn json(s: &str) -> Option<Value> {
     let v = Strict::deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(v.0)
+}
+
+/// The text of `s` when `s` is exactly one JSON string with no escape: `"`, then no `"`, `\`
+/// or control character, then `"`. Such a string is its own text in JSON and in a YAML
+/// double-quoted scalar alike, so it needs no deserializer (most values trustc renders are
+/// such strings).
+fn unescaped_string(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    inner
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+        .then_some(inner)
 }
 
 /// A JSON value that refuses what YAML reads differently from JSON or refuses itself.
@@ -534,6 +552,39 @@ mod tests {
             "templates left to the full parser"
         );
         assert!(files.len() > 50);
+    }
+
+    /// Quoted strings, read without a deserializer when they hold no escape: the same
+    /// documents as the full parser's, and a quote or backslash inside is still read as the
+    /// escape it is.
+    #[test]
+    fn quoted_strings_read_as_serde_saphyr_reads_them() {
+        for (quoted, text) in [
+            (r#""plain""#, Some("plain")),
+            (
+                r#""with spaces: and # marks""#,
+                Some("with spaces: and # marks"),
+            ),
+            (r#""é ｱ""#, Some("é ｱ")),
+            (r#""""#, Some("")),
+            (r#""a\"b""#, None),
+            (r#""a\\b""#, None),
+            (r#""a\u0041""#, None),
+            (r#""a" "b""#, None),
+        ] {
+            assert_eq!(super::unescaped_string(quoted), text, "{quoted}");
+            for doc in [
+                format!("k: {quoted}\n"),
+                format!("{quoted}: v\n"),
+                format!("- {quoted}\n"),
+            ] {
+                let fast = parse(&doc);
+                if text.is_some() {
+                    assert!(fast.is_some(), "{doc:?} left to the full parser");
+                }
+                assert!(agrees(&doc), "{doc:?} reads differently");
+            }
+        }
     }
 
     /// Texts the subset must leave to the full parser, each for its reason.

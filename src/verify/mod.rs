@@ -283,6 +283,22 @@ type Identity<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 
 /// The identity of each document of `m` that [`duplicates`] compares (not the Kyverno CLI
 /// tests' objects, not kustomize's own files).
+/// `doc[key]` for a mapping, else `None`: what [`Value::get`] gives for a string key. A
+/// mapping of a rendered document holds a handful of keys, and comparing them in order is
+/// cheaper than hashing `key` with the map's SipHash (the invariants look up a few fields of
+/// every document); larger mappings are looked up by hash.
+pub(crate) fn get<'a>(doc: &'a Value, key: &str) -> Option<&'a Value> {
+    /// Up to this many entries, a scan.
+    const SCAN: usize = 8;
+    match doc {
+        Value::Object(map) if map.len() <= SCAN => {
+            map.iter().find_map(|(k, v)| (k == key).then_some(v))
+        }
+        Value::Object(map) => map.get(key),
+        _ => None,
+    }
+}
+
 fn identities(m: &Manifest) -> impl Iterator<Item = Identity<'_>> {
     let env = m.path.split('/').next().unwrap_or("");
     let docs: &[Value] = if env == crate::render::KYVERNO_TESTS {
@@ -291,19 +307,19 @@ fn identities(m: &Manifest) -> impl Iterator<Item = Identity<'_>> {
         &m.docs
     };
     docs.iter().filter_map(move |d| {
-        let get = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
+        let top = |k: &str| get(d, k).and_then(Value::as_str).unwrap_or("");
         let meta = |k: &str| {
-            d.get("metadata")
-                .and_then(|x| x.get(k))
+            get(d, "metadata")
+                .and_then(|x| get(x, k))
                 .and_then(Value::as_str)
                 .unwrap_or("")
         };
-        let api = get("apiVersion");
+        let api = top("apiVersion");
         if api.starts_with("kustomize.config.k8s.io") {
             return None;
         }
         let group = api.rsplit_once('/').map_or("", |(g, _)| g);
-        Some((env, group, get("kind"), meta("namespace"), meta("name")))
+        Some((env, group, top("kind"), meta("namespace"), meta("name")))
     })
 }
 

@@ -745,7 +745,7 @@ pub fn lookups() -> u64 {
 
 fn field<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a Value> {
     LOOKUPS.with(|c| c.set(c.get() + 1));
-    path.iter().try_fold(doc, |v, k| v.get(*k))
+    path.iter().try_fold(doc, |v, k| super::get(v, k))
 }
 
 fn s<'a>(doc: &'a Value, path: &[&str]) -> &'a str {
