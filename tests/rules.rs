@@ -360,6 +360,46 @@ host = 42
     assert!(valid.is_none());
 }
 
+/// A type error in an optional table (`[flux]`, `[admission]`, `[git]`, `[alerts]`) is
+/// reported, and the table is then checked as unread: nothing is reported that the example
+/// without the error does not report (at one time, `kube_dns = "yes"` also warned TC1071
+/// for every host whose addresses `[flux.egress]` declares).
+#[test]
+fn a_type_error_in_an_optional_table_adds_no_other_diagnostic() {
+    let example = std::fs::read_to_string(root().join("policy-spec/trust.toml")).unwrap();
+    for (from, to) in [
+        ("kube_dns = true", "kube_dns = \"yes\""),
+        ("version = \"2.9\"", "version = 2.9"),
+        ("kyverno_version = \"1.19\"", "kyverno_version = 1.19"),
+        ("interval = \"1m\"", "interval = 1"),
+        ("prometheus = true", "prometheus = \"true\""),
+    ] {
+        assert!(example.contains(from), "{from}");
+        let tmp = tempfile::tempdir().unwrap();
+        copy_dir(&root().join("policy-spec"), tmp.path());
+        let path = tmp.path().join("trust.toml");
+        std::fs::write(&path, example.replacen(from, to, 1)).unwrap();
+        let (map, diags, valid) = front(&path, &fixture_clock(""));
+        let codes: Vec<&str> = diags.iter().map(|d| d.code.id()).collect();
+        assert_eq!(codes, ["TC0003"], "{to}:\n{}", render_all(&map, &diags));
+        assert!(valid.is_none(), "{to}");
+    }
+}
+
+/// Copies the files of `from` (and its subdirectories) into `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
 /// Flux 2.9 verifies SSH-signed commits (`<name>.sshpub` entries): an SSH signing key is
 /// accepted for 2.9 and lands in the signers Secrets under that name; for 2.8 it is refused.
 #[test]

@@ -132,11 +132,13 @@ pub(super) fn run(c: &mut Checker<'_>) {
     }
 
     // A NetworkPolicy cannot match a host name: without CIDRs, the host's ports are open
-    // to every address. Warn once per host when an environment is production.
-    let production = spec
-        .environments
-        .values()
-        .any(|e| e.production.as_ref().is_some_and(|p| p.value));
+    // to every address. Warn once per host when an environment is production; not when
+    // `[flux]` could not be read (its destinations are then unknown, not absent).
+    let production = !spec.headers.unread.contains("flux")
+        && spec
+            .environments
+            .values()
+            .any(|e| e.production.as_ref().is_some_and(|p| p.value));
     if production {
         let mut seen: Vec<&str> = Vec::new();
         for (h, port, u) in &hosts {
