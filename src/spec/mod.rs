@@ -10,7 +10,7 @@ mod read;
 mod spanned;
 mod types;
 
-pub use read::suggest;
+pub use read::{key_segment, suggest};
 pub use spanned::Sp;
 pub use types::*;
 

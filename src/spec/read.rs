@@ -95,6 +95,22 @@ fn toml_string(text: &str) -> String {
     serde_json::to_string(text).expect("a string serializes to JSON")
 }
 
+/// `key` as one segment of a dotted key path, spelt as TOML spells it: bare when it is
+/// only ASCII letters, digits, `_` and `-`, else a quoted string
+/// (`kinds."monitoring.coreos.com/ServiceMonitor".namespaced`, `signers."bob.smith".email`),
+/// so that the path in a diagnostic names the key it means.
+pub fn key_segment(key: &str) -> std::borrow::Cow<'_, str> {
+    if !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        std::borrow::Cow::Borrowed(key)
+    } else {
+        std::borrow::Cow::Owned(toml_string(key))
+    }
+}
+
 /// Closest candidate for a misspelt name, if close enough to be a likely typo.
 pub fn suggest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -121,8 +137,8 @@ impl std::fmt::Display for Path<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Path::Text(p) => f.write_str(p),
-            Path::Key("", key) => f.write_str(key),
-            Path::Key(table, key) => write!(f, "{table}.{key}"),
+            Path::Key("", key) => f.write_str(&key_segment(key)),
+            Path::Key(table, key) => write!(f, "{table}.{}", key_segment(key)),
             Path::Index(array, i) => write!(f, "{array}[{i}]"),
         }
     }
@@ -428,7 +444,7 @@ impl<'t, 'i> Table<'t, 'i> {
                     incomplete: false,
                 };
                 let n: &str = name.get_ref();
-                let t = f(&mut own, value, &format!("{table}.{n}"));
+                let t = f(&mut own, value, &format!("{table}.{}", key_segment(n)));
                 let incomplete = own.incomplete;
                 (sink, incomplete, t)
             })
@@ -952,6 +968,65 @@ mod tests {
             assert!(
                 wrong_types(&fixed).is_empty(),
                 "pasting `{snippet}` for `{broken}`"
+            );
+        }
+    }
+
+    /// The key path a diagnostic names is spelt as TOML spells a dotted key: a segment that is
+    /// not a bare key is quoted, so the path names the value it means.
+    #[test]
+    fn key_paths_quote_the_keys_that_need_quotes() {
+        assert_eq!(super::key_segment("bob_smith-2"), "bob_smith-2");
+        assert_eq!(super::key_segment("bob.smith"), "\"bob.smith\"");
+        assert_eq!(super::key_segment(""), "\"\"");
+        assert_eq!(super::key_segment("a\"b"), "\"a\\\"b\"");
+        let example = include_str!("../../policy-spec/trust.toml");
+        for (from, to, path) in [
+            (
+                "[signers.bob]\nemail = \"bob@example.com\"",
+                "[signers.\"bob.smith\"]\nemail = 7",
+                "signers.\"bob.smith\".email",
+            ),
+            (
+                "[signers.bob]\nemail = \"bob@example.com\"",
+                "[signers.\"bob smith\"]\nemail = 7",
+                "signers.\"bob smith\".email",
+            ),
+            (
+                "resource = \"servicemonitors\"\nnamespaced = true",
+                "resource = \"servicemonitors\"\nnamespaced = \"yes\"",
+                "kinds.\"monitoring.coreos.com/ServiceMonitor\".namespaced",
+            ),
+        ] {
+            assert!(example.contains(from), "{from}");
+            let text = example.replacen(from, to, 1);
+            let found = wrong_types(&text);
+            let mut map = SourceMap::new();
+            let file = map.add("trust.toml", text.clone());
+            let mut sink = Sink::new();
+            let _ = super::super::parse(&map, file, &mut sink);
+            let messages: Vec<&str> = sink.iter().map(|d| d.message.as_str()).collect();
+            assert!(
+                messages.iter().any(|m| m.contains(&format!("`{path}`"))),
+                "{path} in {messages:?} ({found:?})"
+            );
+            // The path, as a dotted key, leads to the value of the wrong type in the document.
+            let dotted: toml::Table = toml::from_str(&format!("{path} = 1")).expect("a dotted key");
+            let document: toml::Table = toml::from_str(&text).expect("TOML");
+            let (mut keys, mut value) = (&dotted, &document);
+            let leaf = loop {
+                let (key, next) = keys.iter().next().expect("one key per level");
+                let found = value
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{path}: no `{key}`"));
+                match (next, found) {
+                    (toml::Value::Table(k), toml::Value::Table(v)) => (keys, value) = (k, v),
+                    _ => break found,
+                }
+            };
+            assert!(
+                matches!(leaf, toml::Value::Integer(7)) || leaf.as_str() == Some("yes"),
+                "{path} leads to {leaf:?}"
             );
         }
     }

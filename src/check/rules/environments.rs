@@ -107,7 +107,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
                     )
                     .at(r.span.clone(), "registry without `cosign_key` or `keyless`")
                     .note("an attacker who can push to the registry can ship an image that matches the automation pattern (Adversary 5)")
-                    .help(format!("give `[registries.{}]` a `cosign_key` or a `keyless` identity", r.value)),
+                    .help(format!("give `[registries.{}]` a `cosign_key` or a `keyless` identity", crate::spec::key_segment(&r.value))),
                 );
             }
         }
