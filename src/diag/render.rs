@@ -149,7 +149,10 @@ pub fn render_one_styled(map: &SourceMap, diag: &Diagnostic, p: &Palette) -> Str
                 let style = if mark == '^' { sev } else { p.secondary };
                 snippet(&mut out, map, l, mark, width, style, p.gutter);
             }
-            let _ = writeln!(out, "{pad} {bar}");
+            // The closing gutter line opens the notes, as rustc draws it: none without them.
+            if !diag.notes.is_empty() || diag.help.is_some() {
+                let _ = writeln!(out, "{pad} {bar}");
+            }
             for n in &diag.notes {
                 let _ = writeln!(out, "{pad} {note} note: {}", escape(n));
             }
@@ -408,6 +411,13 @@ mod tests {
             "t.toml:1:7: error[TC0008]: bad `a\\u{1b}[2J\\r`\n  |\n1 | url = \"a\\u{1b}]52;c;x\\u{7}\\u{202e}b\"\n  |       ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ here\\u{7}\n  |\n  = help: h\\u{2066}\n"
         );
         assert_eq!(render_one(&map, &bare), "error[TC3002]: no position\n");
+        // Located, with neither note nor help: the snippet ends at its underline.
+        let plain =
+            Diagnostic::new(Code::ClusterScopedKind, "plain").at(Span::new(id, 1..10), "here");
+        assert_eq!(
+            render_one(&map, &plain),
+            "trust.toml:1:2: error[TC1005]: plain\n  |\n1 | [tenants.a]\n  |  ^^^^^^^^^ here\n"
+        );
         let summary = render_all(&map, &[d, bare]);
         assert!(summary.ends_with("2 errors, 0 warnings\n"), "{summary}");
     }
