@@ -400,6 +400,61 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// TC1024's help, in each of its three forms, names the fix: applying it leaves no TC1024.
+#[test]
+fn image_outside_registries_help_names_the_fix_in_each_form() {
+    let cosign = "cosign_key = \"../../keys/cosign.pub\"";
+    let no_registries = |t: String| t.replacen("registries = [\"internal\"]\n", "", 1);
+    let ghcr = |t: String| {
+        t.replace(
+            "repository = \"registry.example.com/team/api\"",
+            "repository = \"ghcr.io/team/api\"",
+        )
+    };
+    let cases: [(String, &str, String); 3] = [
+        // The tenant has registries: use one of their hosts.
+        (
+            ghcr(minimal()),
+            "use one of: registry.example.com",
+            minimal(),
+        ),
+        // The tenant has none, and a declared registry has the host: list its name.
+        (
+            no_registries(minimal()),
+            "add `internal` (the registry of `registry.example.com`) to the tenant's `registries`",
+            minimal(),
+        ),
+        // No registry has the host: declare one and list it.
+        (
+            ghcr(no_registries(minimal())),
+            "declare the registry (`[registries.NAME]` with `host = \"ghcr.io\"` and its signature key) and add NAME to the tenant's `registries`",
+            ghcr(minimal())
+                .replace("registries = [\"internal\"]", "registries = [\"ghcr\"]")
+                .replace(
+                    "[environments.staging]",
+                    &format!(
+                        "[registries.ghcr]\nhost = \"ghcr.io\"\n{cosign}\n\n[environments.staging]"
+                    ),
+                ),
+        ),
+    ];
+    for (broken, help, fixed) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write_spec(&tmp, &broken);
+        let (map, diags, _) = front(&path, &fixture_clock(""));
+        let found: Vec<_> = diags.iter().filter(|d| d.code.id() == "TC1024").collect();
+        assert_eq!(found.len(), 1, "{}", render_all(&map, &diags));
+        assert_eq!(found[0].help.as_deref(), Some(help));
+        let path = write_spec(&tmp, &fixed);
+        let (map, diags, _) = front(&path, &fixture_clock(""));
+        assert!(
+            diags.iter().all(|d| d.code.id() != "TC1024"),
+            "{}",
+            render_all(&map, &diags)
+        );
+    }
+}
+
 /// Flux 2.9 verifies SSH-signed commits (`<name>.sshpub` entries): an SSH signing key is
 /// accepted for 2.9 and lands in the signers Secrets under that name; for 2.8 it is refused.
 #[test]
