@@ -206,7 +206,7 @@ fn compile_env(
         start = end;
     }
     drop(plan);
-    let paths: Vec<String> = gathered.kept.iter().map(|(p, _)| p.clone()).collect();
+    let paths: Vec<&str> = gathered.kept.iter().map(|(p, _)| p.as_str()).collect();
     let kustomizations: Vec<Option<Made>> = render::kustomizations(&paths, templates)
         .ok()?
         .into_par_iter()
