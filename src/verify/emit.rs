@@ -137,16 +137,17 @@ fn string(out: &mut String, s: &str, key: bool) -> Option<()> {
     }
     // Written from the cache in place: no copy of the rendering per string.
     LEARNT.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let cache = &mut cache[usize::from(key)];
-        if let Some(r) = cache.get(s) {
+        let mut caches = cache.borrow_mut();
+        if let Some(r) = caches[usize::from(key)].get(s) {
             out.push_str(r.as_deref()?);
             return Some(());
         }
         let r = learn(s, key);
-        if cache.len() >= CACHE_LIMIT {
-            cache.clear();
+        // The bound is on both maps together.
+        if caches[0].len() + caches[1].len() >= CACHE_LIMIT {
+            caches.iter_mut().for_each(HashMap::clear);
         }
+        let cache = &mut caches[usize::from(key)];
         let written = r.as_deref().map(|text| out.push_str(text));
         cache.insert(s.to_string(), r);
         written
