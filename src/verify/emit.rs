@@ -16,10 +16,10 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-/// Renderings learnt from serde-saphyr, per thread: (string, as a key) → its one-line
-/// rendering, or `None` when it takes several lines. Bounded: cleared when it grows past
-/// [`CACHE_LIMIT`] entries.
-/// Indexed by `as a key` (`0`: a value, `1`: a key), so that a lookup borrows the string.
+/// Renderings learnt from serde-saphyr, per thread: string → its one-line rendering, or
+/// `None` when it takes several lines; one map for values (`[0]`) and one for keys (`[1]`),
+/// so that a lookup borrows the string. Bounded: both are cleared when together they grow
+/// past [`CACHE_LIMIT`] entries.
 type Learnt = [HashMap<String, Option<String>>; 2];
 
 const CACHE_LIMIT: usize = 1 << 16;
