@@ -373,6 +373,14 @@ fn a_type_error_in_an_optional_table_adds_no_other_diagnostic() {
         ("kyverno_version = \"1.19\"", "kyverno_version = 1.19"),
         ("interval = \"1m\"", "interval = 1"),
         ("prometheus = true", "prometheus = \"true\""),
+        // In a destination of `[flux.egress]`, whose addresses TC1071 reads.
+        (
+            "cidrs = [\"140.82.112.0/20\"",
+            "cidrs = [140, \"140.82.112.0/20\"",
+        ),
+        ("cidrs = [\"10.20.30.0/24\"]", "cidrs = \"10.20.30.0/24\""),
+        ("host = \"github.com\"", "host = 5"),
+        ("host = \"github.com\"", "host = \"github.com\"\nports = 22"),
     ] {
         assert!(example.contains(from), "{from}");
         let tmp = tempfile::tempdir().unwrap();

@@ -624,7 +624,15 @@ fn flux_egress(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<FluxEgress
         None => Ok(None),
     };
     let service_cidr = t.opt_string(r, "service_cidr");
+    // A destination that cannot be read makes the whole table unread: checked without it,
+    // its host would seem to have no addresses (TC1071) though the spec names them.
+    let before = std::mem::replace(&mut r.incomplete, false);
     let destinations = t.array_of(r, "destinations", destination);
+    let lost = r.incomplete;
+    r.incomplete |= before;
+    if lost {
+        return None;
+    }
     Some(FluxEgress {
         kube_dns: kube_dns.ok()?,
         dns_cidrs: dns_cidrs.ok()?,
