@@ -408,23 +408,39 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-/// TC1024's help, in each of its three forms, names the fix: applying it leaves no TC1024.
+/// TC1024's help, in each of its forms, names the fix: applying it leaves no TC1024.
 #[test]
 fn image_outside_registries_help_names_the_fix_in_each_form() {
     let cosign = "cosign_key = \"../../keys/cosign.pub\"";
     let no_registries = |t: String| t.replacen("registries = [\"internal\"]\n", "", 1);
-    let ghcr = |t: String| {
+    let repository = |t: String, r: &str| {
         t.replace(
             "repository = \"registry.example.com/team/api\"",
-            "repository = \"ghcr.io/team/api\"",
+            &format!("repository = \"{r}\""),
         )
     };
-    let cases: [(String, &str, String); 3] = [
-        // The tenant has registries: use one of their hosts.
+    let ghcr = |t: String| repository(t, "ghcr.io/team/api");
+    let declare_ghcr = |t: String| {
+        t.replace(
+            "[environments.staging]",
+            &format!("[registries.ghcr]\nhost = \"ghcr.io\"\n{cosign}\n\n[environments.staging]"),
+        )
+    };
+    let cases: [(String, &str, String); 5] = [
+        // The tenant has registries, none with the host: the same path on one of them.
         (
             ghcr(minimal()),
-            "use one of: registry.example.com",
-            minimal(),
+            "take it from one of the tenant's registries (a mirror): `\"registry.example.com/team/api\"`",
+            repository(minimal(), "registry.example.com/team/api"),
+        ),
+        // A registry the tenant does not list has the host: list it (the tenant has others).
+        (
+            declare_ghcr(ghcr(minimal())),
+            "add `ghcr` (the registry of `ghcr.io`) to the tenant's `registries`",
+            declare_ghcr(ghcr(minimal())).replace(
+                "registries = [\"internal\"]",
+                "registries = [\"internal\", \"ghcr\"]",
+            ),
         ),
         // The tenant has none, and a declared registry has the host: list its name.
         (
@@ -436,14 +452,14 @@ fn image_outside_registries_help_names_the_fix_in_each_form() {
         (
             ghcr(no_registries(minimal())),
             "declare the registry (`[registries.NAME]` with `host = \"ghcr.io\"` and its signature key) and add NAME to the tenant's `registries`",
-            ghcr(minimal())
-                .replace("registries = [\"internal\"]", "registries = [\"ghcr\"]")
-                .replace(
-                    "[environments.staging]",
-                    &format!(
-                        "[registries.ghcr]\nhost = \"ghcr.io\"\n{cosign}\n\n[environments.staging]"
-                    ),
-                ),
+            declare_ghcr(ghcr(minimal()))
+                .replace("registries = [\"internal\"]", "registries = [\"ghcr\"]"),
+        ),
+        // A registry's host alone, no image: name the image.
+        (
+            repository(minimal(), "registry.example.com"),
+            "name the image after the host: `\"registry.example.com/NAME\"`",
+            repository(minimal(), "registry.example.com/NAME"),
         ),
     ];
     for (broken, help, fixed) in cases {

@@ -63,11 +63,12 @@ pub(super) fn run(c: &mut Checker<'_>) {
             .filter_map(|r| spec.registries.get(&r.value))
             .map(|r| r.host.as_str())
             .collect();
-        // A registry of the tenant that could not be read: its host is unknown.
+        // A registry of the tenant that could not be read, or whose host is refused
+        // (TC1038): its host is unknown, and the image may be on it.
         let unread = t.registries.iter().any(|r| {
             !spec.registries.contains_key(&r.value)
                 && spec.headers.registries.contains_key(&r.value)
-        });
+        }) || hosts.iter().any(|h| !is_host(h));
         for img in &t.images {
             if let Some(range) = semver_range(c, &mut memo, &img.semver) {
                 prerelease_only(c, &mut memo, img, &range);
@@ -137,16 +138,37 @@ fn outside(c: &mut Checker<'_>, tenant: &str, repo: &Sp<String>, host: &str, hos
         )
         .at(repo.span.clone(), "host not among the tenant's registries")
         .note("automation and admission only trust the tenant's registries (Adversary 5)")
-        .help(if !hosts.is_empty() {
-            format!("use one of: {}", hosts.join(", "))
-        } else if let Some((name, _)) = c
+        .help(if let Some((name, _)) = c
             .spec
             .registries
             .iter()
-            .find(|(_, r)| r.host.value == host)
+            .find(|(_, r)| r.host.value == host && repo.value.contains('/'))
         {
-            // `registries` lists registry names, not hosts.
+            // A declared registry has this host: the tenant does not list it (`registries`
+            // lists registry names, not hosts).
             format!("add `{name}` (the registry of `{host}`) to the tenant's `registries`")
+        } else if hosts.contains(&repo.value.as_str()) {
+            format!(
+                "name the image after the host: `\"{}/NAME\"`",
+                repo.value
+            )
+        } else if hosts.iter().any(|h| is_host(h)) {
+            // The same path on each of the tenant's registries (a mirror), as a value to
+            // paste over the underlined one.
+            let (scheme, rest) = match repo.value.strip_prefix("oci://") {
+                Some(rest) => ("oci://", rest),
+                None => ("", repo.value.as_str()),
+            };
+            let path = rest.split_once('/').map_or(rest, |(_, p)| p);
+            let on: Vec<String> = hosts
+                .iter()
+                .filter(|h| is_host(h))
+                .map(|h| format!("`\"{scheme}{h}/{path}\"`"))
+                .collect();
+            format!(
+                "take it from one of the tenant's registries (a mirror): {}",
+                on.join(" or ")
+            )
         } else {
             format!(
                 "declare the registry (`[registries.NAME]` with `host = \"{host}\"` and its signature key) and add NAME to the tenant's `registries`"
