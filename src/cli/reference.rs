@@ -105,10 +105,11 @@ fn section(out: &mut String, root: &Value, obj: &Value, path: &str, title: &str)
             "| `{key}` | {ty} | {req} | {default} | {allowed} | {} | {example} |\n",
             cell(&desc)
         ));
+        // The dotted name without the heading's brackets (`[flux]` → `flux.egress`).
         let sub = if path.is_empty() {
             key.clone()
         } else {
-            format!("{path}.{key}")
+            format!("{}.{key}", path.trim_matches(['[', ']']))
         };
         if target.get("properties").is_some() {
             nested.push((sub, target, format!("`{key}`")));
@@ -127,7 +128,7 @@ fn section(out: &mut String, root: &Value, obj: &Value, path: &str, title: &str)
     }
     for (sub, target, title) in nested {
         let display = if let Some(arr) = sub.strip_prefix('[') {
-            format!("[{arr}]")
+            format!("[[{}]]", arr.trim_end_matches(']'))
         } else {
             format!("[{sub}]")
         };
