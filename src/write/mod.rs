@@ -127,7 +127,8 @@ impl Tree {
             .chain(self.unchanged.keys())
             .map(String::as_str)
             .collect();
-        paths.sort_unstable();
+        // Two sorted runs: merged by the stable sort in one pass.
+        paths.sort();
         paths
     }
 
@@ -148,7 +149,9 @@ impl Tree {
             .map(|(p, d)| (*p, d))
             .chain(self.unchanged.iter().map(|(p, d)| (p.as_str(), d)))
             .collect();
-        lines.sort_unstable();
+        // Two sorted runs (files kept, then unchanged): the stable sort merges them in one
+        // pass, where an unstable one sorts them again (~5 ms at 42,000 paths).
+        lines.sort();
         text.reserve(lines.iter().map(|(p, _)| 67 + p.len()).sum());
         for (path, digest) in lines {
             push_hex(&mut text, digest);
@@ -572,10 +575,14 @@ impl Output {
     /// Every entry below the root, not following links (relative path → kind), and the old
     /// manifest's entries ([`Output::read_manifest`]): the listing prefetched when
     /// [`Output::prefetch_listing`] made one, else made now.
-    fn walk_and_manifest(&self) -> (Result<Entries, WriteError>, OldManifest) {
+    ///
+    /// An old manifest equal to the one `tree` holds gives no entries: every path it lists is
+    /// a file of the tree, which neither a write nor a check reads it for (at 1,000 tenants,
+    /// parsing and looking up its 42,000 paths was ~50 ms at the end of an unchanged run).
+    fn walk_and_manifest(&self, tree: &Tree) -> (Result<Entries, WriteError>, OldManifest) {
         match self.prefetched() {
-            Some(entries) => (entries, self.read_manifest()),
-            None => rayon::join(|| self.list_all(true), || self.read_manifest()),
+            Some(entries) => (entries, self.read_manifest(tree)),
+            None => rayon::join(|| self.list_all(true), || self.read_manifest(tree)),
         }
     }
 
@@ -646,11 +653,14 @@ impl Output {
     }
 
     /// Paths listed in the manifest, with their recorded digest (`None`: an old manifest
-    /// without digests).
-    fn read_manifest(&self) -> OldManifest {
+    /// without digests); none when the manifest is byte for byte the one `tree` writes.
+    fn read_manifest(&self, tree: &Tree) -> OldManifest {
         let Ok(Some(bytes)) = self.read(MANIFEST) else {
             return BTreeMap::new();
         };
+        if tree.files.get(MANIFEST) == Some(&bytes) {
+            return BTreeMap::new();
+        }
         parse_manifest(&String::from_utf8_lossy(&bytes))
     }
 
@@ -707,7 +717,7 @@ pub fn drift_in(tree: &Tree, out: Option<&Output>) -> Result<Vec<Drift>, WriteEr
             .map(|p| Drift::Missing(p.clone()))
             .collect());
     };
-    let (entries, manifest) = out.walk_and_manifest();
+    let (entries, manifest) = out.walk_and_manifest(tree);
     let entries = entries?;
     let mut drift = Vec::new();
     for (rel, kind) in entries.notable() {
@@ -1033,7 +1043,7 @@ pub fn write_in(tree: &Tree, out: &Output) -> Result<Stats, WriteError> {
     };
     // Refuse a tree holding links or special files anywhere, before changing anything. (The
     // old manifest is read meanwhile.)
-    let (entries, manifest) = out.walk_and_manifest();
+    let (entries, manifest) = out.walk_and_manifest(tree);
     let entries = entries?;
     let bad: Vec<(String, Kind)> = entries
         .notable()
@@ -1352,6 +1362,33 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(root.join("a/user.txt")).unwrap(),
             "mine"
+        );
+    }
+
+    /// The old manifest is parsed only when it differs from the tree's: equal, it lists
+    /// only files of the tree, so there is nothing in it to prune or report.
+    #[test]
+    fn an_old_manifest_equal_to_the_trees_gives_no_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let t1 = tree(&[("a/x.yaml", "x"), ("b/y.yaml", "y")]);
+        write(&t1, root).unwrap();
+        let out = Output::open(root, false, false).unwrap().unwrap();
+        assert!(out.read_manifest(&t1).is_empty());
+        let t2 = tree(&[("a/x.yaml", "x")]);
+        let old = out.read_manifest(&t2);
+        assert_eq!(
+            old.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["a/x.yaml", "b/y.yaml"]
+        );
+        assert_eq!(old["b/y.yaml"], Some(sha256_hex(b"y")));
+        drop(out);
+        assert_eq!(
+            drift(&t2, root).unwrap(),
+            [
+                Drift::Changed(MANIFEST.into()),
+                Drift::Stale("b/y.yaml".into())
+            ]
         );
     }
 
