@@ -217,7 +217,8 @@ pub fn readme(policy: &Policy, paths: &[&str], maps: &TrustMaps) -> String {
     // Kyverno suites are listed with their environment. Nothing is allocated per path (at
     // 1,000 tenants this loop was ~30 ms, alone at the end of a run): a directory is a slice
     // of its paths, a suite is named once, and a kind of file is described once.
-    let mut envs: BTreeMap<&str, BTreeMap<Cow<'_, str>, Vec<&str>>> = BTreeMap::new();
+    type Envs<'a> = BTreeMap<&'a str, BTreeMap<Cow<'a, str>, Vec<&'a str>>>;
+    let mut envs: Envs<'_> = BTreeMap::new();
     // Kyverno suites: (env, tenant) → file names, named `../kyverno-tests/<env>/<tenant>`
     // below.
     let mut suites: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
@@ -226,6 +227,15 @@ pub fn readme(policy: &Policy, paths: &[&str], maps: &TrustMaps) -> String {
     // any tenant's, file name), which name one pattern each.
     let mut kinds: BTreeMap<String, (String, &str)> = BTreeMap::new();
     let mut described: HashSet<(bool, &str, &str)> = HashSet::new();
+    // The files of one directory met one after the other: (env, dir, files).
+    let mut run: Option<(&str, &str, Vec<&str>)> = None;
+    fn add_run<'a>(envs: &mut Envs<'a>, env: &'a str, dir: &'a str, files: Vec<&'a str>) {
+        envs.entry(env)
+            .or_default()
+            .entry(Cow::Borrowed(dir))
+            .or_default()
+            .extend(files);
+    }
     for p in paths {
         let Some((top, rest)) = p.split_once('/') else {
             continue;
@@ -240,11 +250,16 @@ pub fn readme(policy: &Policy, paths: &[&str], maps: &TrustMaps) -> String {
             ("", file)
         } else {
             let (dir, file) = rest.rsplit_once('/').unwrap_or(("", rest));
-            envs.entry(top)
-                .or_default()
-                .entry(Cow::Borrowed(dir))
-                .or_default()
-                .push(file);
+            // The paths are sorted, so a directory's files mostly come in a run: one map
+            // lookup per run.
+            match &mut run {
+                Some((e, d, files)) if *e == top && *d == dir => files.push(file),
+                _ => {
+                    if let Some((e, d, files)) = run.replace((top, dir, vec![file])) {
+                        add_run(&mut envs, e, d, files);
+                    }
+                }
+            }
             (dir, file)
         };
         let generic = match dir.split_once('/') {
@@ -291,6 +306,9 @@ pub fn readme(policy: &Policy, paths: &[&str], maps: &TrustMaps) -> String {
             };
             (what.to_string(), threat)
         });
+    }
+    if let Some((e, d, files)) = run.take() {
+        add_run(&mut envs, e, d, files);
     }
     for ((env, tenant), files) in suites {
         envs.entry(env)

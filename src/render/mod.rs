@@ -54,7 +54,13 @@ fn environment(set: &TemplateSet) -> Result<Environment<'static>, RenderError> {
             return minijinja::escape_formatter(out, state, value);
         }
         // A string (most values the templates write) is serialized as a `str`, without
-        // minijinja's `Serialize` dispatch: the same JSON text.
+        // minijinja's `Serialize` dispatch: the same JSON text. One that JSON and YAML
+        // write as they are (see [`plain_json`]) is written between quotes at once.
+        if let Some(text) = value.as_str().filter(|t| plain_json(t)) {
+            out.write_str("\"")?;
+            out.write_str(text)?;
+            return out.write_str("\"").map_err(minijinja::Error::from);
+        }
         let json = match value.as_str() {
             Some(text) => serde_json::to_string(text),
             None => serde_json::to_string(value),
@@ -101,6 +107,16 @@ pub(crate) fn yaml_safe(json: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Whether `text` is written in JSON exactly as it is between quotes (no `"`, `\\` or
+/// control character, which serde_json escapes) and needs no escape for YAML either
+/// ([`yaml_safe`]: no byte that can start U+007F to U+009F, U+FFFE or U+FFFF): then the
+/// JSON text of the string is `"text"`.
+fn plain_json(text: &str) -> bool {
+    !text
+        .bytes()
+        .any(|b| b < 0x20 || matches!(b, b'"' | b'\\' | 0x7F | 0xC2 | 0xEF))
 }
 
 fn needs_escape(ch: char) -> bool {
@@ -553,6 +569,44 @@ mod tests {
     /// The byte pre-scan lets through unchanged only text the character rule leaves alone:
     /// every escaped character is escaped, and text with the pre-scan's bytes in other
     /// characters (é is C3 A9, ｱ is EF BD B1, U+FEFF is EF BB BF) is returned as it came.
+    /// A string the formatter writes between quotes at once ([`plain_json`]) is written as
+    /// the JSON-then-YAML escaping writes it; names, hosts and paths take that path, and
+    /// any escape, quote or control character the full one.
+    #[test]
+    fn plain_strings_are_written_as_the_escaping_writes_them() {
+        let escaped = |t: &str| yaml_safe(&serde_json::to_string(t).unwrap()).into_owned();
+        for t in [
+            "",
+            "team-a",
+            "ghcr.io/team-a/api",
+            "ssh://git@github.com/example/platform.git",
+            "é€\u{10ffff}",
+        ] {
+            assert!(plain_json(t), "{t:?}");
+            assert_eq!(format!("\"{t}\""), escaped(t));
+        }
+        // Escaped, or (U+00A0, ｱ, U+FEFF) sharing a first byte with a character YAML forbids.
+        for t in [
+            "a\"b", "a\\b", "a\nb", "\u{1}", "\u{7f}", "\u{85}", "\u{fffe}", "\u{ffff}", "\u{a0}",
+            "ｱ", "\u{feff}",
+        ] {
+            assert!(!plain_json(t), "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 4000, ..Default::default() })]
+        #[test]
+        fn a_plain_string_needs_no_escape(t in "\\PC*|[ -~]*|.*") {
+            if plain_json(&t) {
+                proptest::prop_assert_eq!(
+                    format!("\"{t}\""),
+                    yaml_safe(&serde_json::to_string(&t).unwrap()).into_owned()
+                );
+            }
+        }
+    }
+
     #[test]
     fn yaml_safe_escapes_exactly_the_characters_yaml_forbids() {
         let by_char = |json: &str| -> String {
