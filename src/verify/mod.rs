@@ -115,66 +115,34 @@ fn verify_one(r: Rendered) -> Result<Option<Manifest>, Vec<Diagnostic>> {
         template,
         text: String::new(),
     };
-    let mut diags = Vec::new();
-    for (i, doc) in docs.iter().enumerate() {
-        let Some(obj) = doc.as_object() else {
-            diags.push(malformed(r, format!("document {i} is not a mapping")));
-            continue;
-        };
-        let api = obj.get("apiVersion").and_then(Value::as_str);
-        let kind = obj.get("kind").and_then(Value::as_str);
-        let (Some(api), Some(kind)) = (api, kind) else {
-            diags.push(malformed(
-                r,
-                format!("document {i} lacks apiVersion or kind"),
-            ));
-            continue;
-        };
-        match schema::check(doc) {
-            schema::SchemaCheck::Valid => {}
-            // Kyverno CLI test fixtures hold the attackers' objects (Deployments, Pods…),
-            // which trustc does not emit for a cluster: parsed, not schema-checked.
-            schema::SchemaCheck::UnknownKind if r.path.starts_with(crate::render::KYVERNO_TESTS) => {}
-            schema::SchemaCheck::UnknownKind => diags.push(
-                Diagnostic::new(
-                    Code::UnknownApiVersion,
-                    format!(
-                        "template `{}` emits `{api}` `{kind}` in `{}`, which trustc does not emit for the target releases",
-                        r.template, r.path
-                    ),
-                )
-                .help(format!(
-                    "kinds trustc emits: {}",
-                    schema::known().iter().map(|(a, k)| format!("{a} {k}")).collect::<Vec<_>>().join(", ")
-                )),
-            ),
-            schema::SchemaCheck::Invalid(errors) => {
-                let name = obj
-                    .get("metadata")
-                    .and_then(|m| m.get("name"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("?");
-                for (pointer, message) in errors {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::SchemaViolation,
-                            format!(
-                                "template `{}`: {kind} `{name}` in `{}` at `{}`: {message}",
-                                r.template,
-                                r.path,
-                                if pointer.is_empty() { "/" } else { &pointer }
-                            ),
-                        )
-                        .help(OVERRIDE_HELP),
-                    );
-                }
-            }
-        }
-    }
+    // A file of many documents (an environment's alert routing: one Alert and Provider
+    // pair per tenant) is checked and written a run of documents at a time, in parallel;
+    // diagnostics and text keep document order.
+    let many = docs.len() >= MANY_DOCS;
+    let diags: Vec<Diagnostic> = if many {
+        docs.par_iter()
+            .enumerate()
+            .with_min_len(MANY_DOCS / 2)
+            .flat_map_iter(|(i, doc)| check_document(r, i, doc))
+            .collect()
+    } else {
+        docs.iter()
+            .enumerate()
+            .flat_map(|(i, doc)| check_document(r, i, doc))
+            .collect()
+    };
     if !diags.is_empty() {
         return Err(diags);
     }
-    let yaml = docs.iter().map(emit).collect::<Vec<_>>().join("---\n");
+    let yaml = if many {
+        docs.par_iter()
+            .with_min_len(MANY_DOCS / 2)
+            .map(emit)
+            .collect::<Vec<_>>()
+    } else {
+        docs.iter().map(emit).collect::<Vec<_>>()
+    }
+    .join("---\n");
     let Rendered { path, template, .. } = r;
     Ok(Some(Manifest {
         path: path.clone(),
@@ -182,6 +150,70 @@ fn verify_one(r: Rendered) -> Result<Option<Manifest>, Vec<Diagnostic>> {
         docs,
         yaml,
     }))
+}
+
+/// Files of at least this many documents are checked and written in parallel
+/// ([`verify_one`]).
+const MANY_DOCS: usize = 128;
+
+/// The diagnostics of document `i` of the file `r`: not a mapping, no apiVersion or kind,
+/// a kind trustc does not emit, or its schema's violations.
+fn check_document(r: &Rendered, i: usize, doc: &Value) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let Some(obj) = doc.as_object() else {
+        diags.push(malformed(r, format!("document {i} is not a mapping")));
+        return diags;
+    };
+    let api = obj.get("apiVersion").and_then(Value::as_str);
+    let kind = obj.get("kind").and_then(Value::as_str);
+    let (Some(api), Some(kind)) = (api, kind) else {
+        diags.push(malformed(
+            r,
+            format!("document {i} lacks apiVersion or kind"),
+        ));
+        return diags;
+    };
+    match schema::check(doc) {
+        schema::SchemaCheck::Valid => {}
+        // Kyverno CLI test fixtures hold the attackers' objects (Deployments, Pods…),
+        // which trustc does not emit for a cluster: parsed, not schema-checked.
+        schema::SchemaCheck::UnknownKind if r.path.starts_with(crate::render::KYVERNO_TESTS) => {}
+        schema::SchemaCheck::UnknownKind => diags.push(
+            Diagnostic::new(
+                Code::UnknownApiVersion,
+                format!(
+                    "template `{}` emits `{api}` `{kind}` in `{}`, which trustc does not emit for the target releases",
+                    r.template, r.path
+                ),
+            )
+            .help(format!(
+                "kinds trustc emits: {}",
+                schema::known().iter().map(|(a, k)| format!("{a} {k}")).collect::<Vec<_>>().join(", ")
+            )),
+        ),
+        schema::SchemaCheck::Invalid(errors) => {
+            let name = obj
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            for (pointer, message) in errors {
+                diags.push(
+                    Diagnostic::new(
+                        Code::SchemaViolation,
+                        format!(
+                            "template `{}`: {kind} `{name}` in `{}` at `{}`: {message}",
+                            r.template,
+                            r.path,
+                            if pointer.is_empty() { "/" } else { &pointer }
+                        ),
+                    )
+                    .help(OVERRIDE_HELP),
+                );
+            }
+        }
+    }
+    diags
 }
 
 /// Verifies every rendered file (in parallel); files that render no document are dropped.
@@ -360,5 +392,44 @@ mod tests {
         }
         let long = ["x == 1"; 30].join(" || ");
         assert!(emit(&json!({ "expression": long })).starts_with("expression: >-\n"));
+    }
+
+    /// A file of many documents is checked and written in parallel to what one pass gives:
+    /// the canonical text joins the documents in order, and the diagnostics come in document
+    /// order.
+    #[test]
+    fn a_file_of_many_documents_verifies_in_document_order() {
+        let cm = |i: usize| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n  namespace: team-a\n"
+            )
+        };
+        let n = 3 * super::MANY_DOCS;
+        let text: String = (0..n).map(cm).collect::<Vec<_>>().join("---\n");
+        let rendered = |text: String| crate::render::Rendered {
+            path: "env/x.yaml".into(),
+            template: "x.yaml.j2".into(),
+            text,
+        };
+        let m = super::verify_one(rendered(text.clone())).unwrap().unwrap();
+        assert_eq!(m.docs.len(), n);
+        let one_pass: Vec<String> = m.docs.iter().map(emit).collect();
+        assert_eq!(m.yaml, one_pass.join("---\n"));
+        assert!(m.yaml.find("name: c7\n") < m.yaml.find("name: c300\n"));
+        // Documents 7 and 300 lose their kind: two diagnostics, in that order.
+        let broken = text
+            .replace(
+                "kind: ConfigMap\nmetadata:\n  name: c7\n",
+                "metadata:\n  name: c7\n",
+            )
+            .replace(
+                "kind: ConfigMap\nmetadata:\n  name: c300\n",
+                "metadata:\n  name: c300\n",
+            );
+        let diags = super::verify_one(rendered(broken)).unwrap_err();
+        let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("document 7 "), "{messages:?}");
+        assert!(messages[1].contains("document 300 "), "{messages:?}");
     }
 }
