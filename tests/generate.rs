@@ -948,3 +948,40 @@ fn the_readme_of_a_large_fleet_stays_small_and_lists_every_tenant() {
     );
     assert!(readme.len() < 64 * 1024, "{} bytes", readme.len());
 }
+
+/// The manifest `generate` writes (its README drawn beside the other files' digests) is
+/// the one [`trustc::write::Tree::with_manifest`] makes of the same files, byte for byte,
+/// with files kept and files found unchanged in the output directory alike.
+#[test]
+fn the_manifest_lists_every_file_as_with_manifest_does() {
+    let mut map = trustc::diag::SourceMap::new();
+    let mut sink = trustc::diag::Sink::new();
+    let valid = trustc::cli::load_and_check(
+        &root().join("policy-spec/trust.toml"),
+        &crate::support::fixture_clock(""),
+        &mut map,
+        &mut sink,
+    )
+    .unwrap()
+    .unwrap();
+    let set = trustc::render::TemplateSet::embedded();
+    let dir = tempfile::tempdir().unwrap();
+    let whole = trustc::cli::compile(&valid, "policy-spec/trust.toml", &set).unwrap();
+    trustc::write::write(&whole, dir.path()).unwrap();
+    let out = trustc::write::Output::open(dir.path(), false, false)
+        .unwrap()
+        .unwrap();
+    let streamed =
+        trustc::cli::compile_against(&valid, "policy-spec/trust.toml", &set, Some(&out)).unwrap();
+    assert!(!streamed.unchanged.is_empty());
+    for tree in [whole, streamed] {
+        let manifest = &tree.files[trustc::write::MANIFEST];
+        let mut again = tree.clone();
+        again.files.remove(trustc::write::MANIFEST);
+        let again = again.with_manifest();
+        assert_eq!(&again.files[trustc::write::MANIFEST], manifest);
+        let text = String::from_utf8_lossy(manifest);
+        assert!(text.contains("  README.md\n"), "{text}");
+        assert_eq!(text.lines().count(), tree.len());
+    }
+}

@@ -240,12 +240,18 @@ fn cmd_check(a: &CheckArgs) -> i32 {
             // When the process ends with this answer ([`run_then_exit`]), the model is left
             // to the exit: freeing it entry by entry was a tenth of `check` on a 5,000-tenant
             // spec.
-            if EXITS.load(std::sync::atomic::Ordering::Relaxed) {
-                std::mem::forget(v);
-            }
+            leave_to_exit(v);
             EXIT_OK
         }
         Err(code) => code,
+    }
+}
+
+/// Drops `value`, unless the process ends when the command returns ([`run_then_exit`]):
+/// then it is left to the exit, which frees it at once.
+fn leave_to_exit<T>(value: T) {
+    if EXITS.load(std::sync::atomic::Ordering::Relaxed) {
+        std::mem::forget(value);
     }
 }
 
