@@ -605,6 +605,8 @@ fn template_error(e: &render::RenderError) -> Diagnostic {
 }
 
 pub(super) fn cmd_generate(a: &GenerateArgs) -> i32 {
+    // The schemas are compiled on another core while the spec is read and checked.
+    rayon::spawn(verify::prepare);
     let mut map = SourceMap::new();
     let valid = match front_end(&a.spec, &mut map) {
         Ok(v) => v,

@@ -58,6 +58,14 @@ fn parse_documents_full(text: &str) -> Result<Vec<Value>, String> {
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
+/// Prepares the verification of the documents to come: compiles the schemas of every kind
+/// trustc emits (~10 ms of one core), which the first files would otherwise wait for. A
+/// caller with a core to spare (`generate` while it reads and checks the spec) runs it
+/// there; verification compiles each schema on first use either way.
+pub fn prepare() {
+    schema::compile_all();
+}
+
 /// Canonical YAML of one document.
 ///
 /// Scalar styles are serde-saphyr 2.2.0's, pinned (`ser/serializer.rs` `serialize_str`):

@@ -221,6 +221,15 @@ pub(crate) fn check(doc: &Value) -> SchemaCheck {
     }
 }
 
+/// Compiles every schema now, in parallel (each is otherwise compiled by the first document
+/// of its kind, while the other workers wanting it wait).
+pub(crate) fn compile_all() {
+    use rayon::prelude::*;
+    (0..SCHEMAS.len()).into_par_iter().for_each(|index| {
+        compiled(index);
+    });
+}
+
 /// The compiled schema of `SCHEMAS[index]`. The schemas are fixed at build time and the unit
 /// tests compile every one of them, so a failure here is a bug in trustc, not in the input.
 fn compiled(index: usize) -> &'static Compiled {
