@@ -211,15 +211,20 @@ fn compile_env<'p>(
     let keep = |m: &mut verify::Manifest| -> Taken {
         let yaml = std::mem::take(&mut m.yaml);
         let (ids, facts) = observe(m);
-        let mut bytes = Vec::with_capacity(header.len() + yaml.len());
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(yaml.as_bytes());
-        drop(yaml);
+        let (head, tail) = (header.as_bytes(), yaml.as_bytes());
+        // Compared and hashed as header and text: a file found unchanged (most of them) is
+        // never copied into one buffer.
         let kept = match out {
-            Some(out) if out.holds(&m.path, &bytes) => {
-                Kept::Unchanged(write::sha256(&bytes), bytes.len() as u64)
+            Some(out) if out.holds_parts(&m.path, head, tail) => Kept::Unchanged(
+                write::sha256_parts(head, tail),
+                (head.len() + tail.len()) as u64,
+            ),
+            _ => {
+                let mut bytes = Vec::with_capacity(head.len() + tail.len());
+                bytes.extend_from_slice(head);
+                bytes.extend_from_slice(tail);
+                Kept::Bytes(bytes)
             }
-            _ => Kept::Bytes(bytes),
         };
         (kept, ids, facts)
     };

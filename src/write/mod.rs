@@ -74,6 +74,15 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(bytes).into()
 }
 
+/// The sha256 of `head` then `tail`, as [`sha256`] of the two joined.
+pub fn sha256_parts(head: &[u8], tail: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(head);
+    hasher.update(tail);
+    hasher.finalize().into()
+}
+
 /// Lower-case hex of a digest.
 pub fn hex(digest: &[u8; 32]) -> String {
     let mut out = String::with_capacity(64);
@@ -566,14 +575,24 @@ impl Output {
     /// reached and read as [`Output::read`] does. A compile given the (locked) output
     /// directory records such files in [`Tree::unchanged`] instead of keeping their bytes.
     pub fn holds(&self, rel: &str, bytes: &[u8]) -> bool {
+        self.holds_parts(rel, bytes, &[])
+    }
+
+    /// [`Output::holds`] for the bytes `head` then `tail` (a header and a file's text),
+    /// without joining them.
+    pub fn holds_parts(&self, rel: &str, head: &[u8], tail: &[u8]) -> bool {
         if rel == MANIFEST || components(rel).is_err() {
             return false;
         }
-        let read = match fsx::read_beneath_max(&self.fd, rel, bytes.len() as u64) {
+        let len = (head.len() + tail.len()) as u64;
+        let read = match fsx::read_beneath_max(&self.fd, rel, len) {
             Some(r) => r,
-            None => self.read_to_compare(rel, bytes),
+            None => self.read_max(rel, len),
         };
-        matches!(read, Ok(Some(existing)) if existing == bytes)
+        matches!(read, Ok(Some(existing))
+            if existing.len() as u64 == len
+                && existing[..head.len()] == *head
+                && existing[head.len()..] == *tail)
     }
 
     /// [`Output::holds`] for bytes known by their length and sha256 only: whether `rel` is a
@@ -1381,6 +1400,38 @@ mod tests {
             std::fs::read_to_string(root.join("a/user.txt")).unwrap(),
             "mine"
         );
+    }
+
+    /// A file compared as header and text is held exactly when the two joined are, and
+    /// hashes as they do.
+    #[test]
+    fn header_and_text_compare_and_hash_as_joined() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tree(&[("a/x.yaml", "# head\nx: 1\n")]);
+        write(&t, dir.path()).unwrap();
+        let out = Output::open(dir.path(), false, false).unwrap().unwrap();
+        for (head, tail, held) in [
+            ("# head\n", "x: 1\n", true),
+            ("", "# head\nx: 1\n", true),
+            ("# head\nx: 1\n", "", true),
+            ("# head\n", "x: 2\n", false),
+            ("# head\n", "x: 1", false),
+            ("# head\n", "x: 1\n\n", false),
+            ("# hea", "d\nx: 1\n ", false),
+        ] {
+            let (head, tail) = (head.as_bytes(), tail.as_bytes());
+            assert_eq!(
+                out.holds_parts("a/x.yaml", head, tail),
+                held,
+                "{head:?} {tail:?}"
+            );
+            assert_eq!(
+                sha256_parts(head, tail),
+                sha256(&[head, tail].concat()),
+                "{head:?} {tail:?}"
+            );
+        }
+        assert!(!out.holds_parts("a/missing.yaml", b"", b""));
     }
 
     /// The old manifest is parsed only when it differs from the tree's: equal, it lists
