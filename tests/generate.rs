@@ -954,16 +954,11 @@ fn the_readme_of_a_large_fleet_stays_small_and_lists_every_tenant() {
 /// with files kept and files found unchanged in the output directory alike.
 #[test]
 fn the_manifest_lists_every_file_as_with_manifest_does() {
-    let mut map = trustc::diag::SourceMap::new();
-    let mut sink = trustc::diag::Sink::new();
-    let valid = trustc::cli::load_and_check(
+    let (_, _, valid) = crate::support::front(
         &root().join("policy-spec/trust.toml"),
         &crate::support::fixture_clock(""),
-        &mut map,
-        &mut sink,
-    )
-    .unwrap()
-    .unwrap();
+    );
+    let valid = valid.expect("the example is valid");
     let set = trustc::render::TemplateSet::embedded();
     let dir = tempfile::tempdir().unwrap();
     let whole = trustc::cli::compile(&valid, "policy-spec/trust.toml", &set).unwrap();

@@ -92,10 +92,9 @@ fn environment(set: &TemplateSet) -> Result<Environment<'static>, RenderError> {
 
 /// Escapes, in JSON text, the characters YAML does not allow raw in a double-quoted scalar.
 pub(crate) fn yaml_safe(json: &str) -> std::borrow::Cow<'_, str> {
-    // Every character escaped starts with one of these bytes in UTF-8 (U+007F; U+0080 to
-    // U+009F are C2 80 to C2 9F; U+FFFE and U+FFFF are EF BF BE and EF BF BF): text without
-    // them, as almost all is, is returned as it is.
-    if !json.bytes().any(|b| matches!(b, 0x7F | 0xC2 | 0xEF)) || !json.chars().any(needs_escape) {
+    // Text with no byte that can start an escaped character ([`may_start_escaped`]), as
+    // almost all is, is returned as it is.
+    if !json.bytes().any(may_start_escaped) || !json.chars().any(needs_escape) {
         return std::borrow::Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 16);
@@ -109,14 +108,20 @@ pub(crate) fn yaml_safe(json: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Whether `text` is written in JSON exactly as it is between quotes (no `"`, `\\` or
+/// Whether `text` is written in JSON exactly as it is between quotes (no `"`, `\` or
 /// control character, which serde_json escapes) and needs no escape for YAML either
 /// ([`yaml_safe`]: no byte that can start U+007F to U+009F, U+FFFE or U+FFFF): then the
 /// JSON text of the string is `"text"`.
 fn plain_json(text: &str) -> bool {
     !text
         .bytes()
-        .any(|b| b < 0x20 || matches!(b, b'"' | b'\\' | 0x7F | 0xC2 | 0xEF))
+        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || may_start_escaped(b))
+}
+
+/// Whether `b` can be the first byte (in UTF-8) of a character [`yaml_safe`] escapes: U+007F
+/// is 7F, U+0080 to U+009F are C2 80 to C2 9F, U+FFFE and U+FFFF are EF BF BE and EF BF BF.
+fn may_start_escaped(b: u8) -> bool {
+    matches!(b, 0x7F | 0xC2 | 0xEF)
 }
 
 fn needs_escape(ch: char) -> bool {
