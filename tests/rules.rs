@@ -342,7 +342,7 @@ host = 42
     let shown = render_all(&map, &diags);
     for want in [
         "TC0002", // `namspaces` in team
-        "TC0004", // team lacks namespaces, api lacks namespaces
+        "TC0004", // api lacks namespaces (team's misspelt one is TC0002 alone)
         "TC0003", // registries.broken.host
         "TC1017", // staging and production share `main`
         "TC1010", // web's `default` namespace
@@ -753,5 +753,57 @@ fn spec_reference_is_fresh() {
     }
     for p in ["kyverno-cel", "\"slack\"", "\"msteams\""] {
         assert!(fresh.contains(p), "{p}");
+    }
+}
+
+/// A misspelt name in a tenant's `registries` is reported once, as TC1002. The tenant's
+/// images and OCI charts are not also reported as outside its registries (TC1024): that
+/// help, "add `internal`", would not clear the misspelling, and the image may well be on the
+/// registry the tenant meant.
+#[test]
+fn a_misspelt_registry_of_a_tenant_is_reported_once() {
+    let example = std::fs::read_to_string(root().join("policy-spec/trust.toml")).unwrap();
+    let from = "registries = [\"internal\"]";
+    assert!(example.contains(from));
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("policy-spec"), tmp.path());
+    let path = tmp.path().join("trust.toml");
+    std::fs::write(
+        &path,
+        example.replacen(from, "registries = [\"intrenal\"]", 1),
+    )
+    .unwrap();
+    let (map, diags, valid) = front(&path, &fixture_clock(""));
+    let codes: Vec<&str> = diags.iter().map(|d| d.code.id()).collect();
+    let shown = render_all(&map, &diags);
+    assert_eq!(codes, ["TC1002"], "{shown}");
+    assert!(
+        shown.contains("internal"),
+        "the help names the declared registry:\n{shown}"
+    );
+    assert!(valid.is_none());
+}
+
+/// A misspelt required key is reported once, as TC0002 with its `did you mean`: not also as
+/// missing (TC0004), whose help (`add namespaces = ["…"]`) would leave the misspelt key
+/// behind. A required key that is simply absent is still TC0004.
+#[test]
+fn a_misspelt_required_key_is_not_also_missing() {
+    let example = std::fs::read_to_string(root().join("policy-spec/trust.toml")).unwrap();
+    let from = "namespaces = [\"payments\"]";
+    assert!(example.contains(from));
+    for (to, want) in [("namspaces = [\"payments\"]", "TC0002"), ("", "TC0004")] {
+        let tmp = tempfile::tempdir().unwrap();
+        copy_dir(&root().join("policy-spec"), tmp.path());
+        let path = tmp.path().join("trust.toml");
+        std::fs::write(&path, example.replacen(from, to, 1)).unwrap();
+        let (map, diags, valid) = front(&path, &fixture_clock(""));
+        let codes: Vec<&str> = diags.iter().map(|d| d.code.id()).collect();
+        let shown = render_all(&map, &diags);
+        assert_eq!(codes, [want], "{to:?}:\n{shown}");
+        assert!(valid.is_none(), "{to:?}");
+        if want == "TC0002" {
+            assert!(shown.contains("did you mean `namespaces`?"), "{shown}");
+        }
     }
 }

@@ -40,6 +40,24 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A help as drawn: each of its lines [`escape`]d, and the lines after the first indented by
+/// `indent` columns, under the first line's text, so that a help of several lines (a TOML
+/// table to paste) reads, and pastes, line by line.
+fn help_text(help: &str, indent: usize) -> Cow<'_, str> {
+    if !help.contains('\n') {
+        return escape(help);
+    }
+    let mut out = String::with_capacity(help.len() + 16);
+    for (i, line) in help.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+        }
+        out.push_str(&escape(line));
+    }
+    Cow::Owned(out)
+}
+
 /// Styles of the human format on a colour terminal (as rustc draws them: the severity in
 /// red or yellow, the gutter and secondary labels in blue). [`Palette::PLAIN`] styles
 /// nothing, so the text is byte for byte that of a pipe.
@@ -157,7 +175,8 @@ pub fn render_one_styled(map: &SourceMap, diag: &Diagnostic, p: &Palette) -> Str
                 let _ = writeln!(out, "{pad} {note} note: {}", escape(n));
             }
             if let Some(h) = &diag.help {
-                let _ = writeln!(out, "{pad} {note} {help_word}: {}", escape(h));
+                let indent = pad.len() + " = help: ".len();
+                let _ = writeln!(out, "{pad} {note} {help_word}: {}", help_text(h, indent));
             }
         }
         None => {
@@ -166,7 +185,8 @@ pub fn render_one_styled(map: &SourceMap, diag: &Diagnostic, p: &Palette) -> Str
                 let _ = writeln!(out, "  {note} note: {}", escape(n));
             }
             if let Some(h) = &diag.help {
-                let _ = writeln!(out, "  {note} {help_word}: {}", escape(h));
+                let indent = "  = help: ".len();
+                let _ = writeln!(out, "  {note} {help_word}: {}", help_text(h, indent));
             }
         }
     }
@@ -344,7 +364,7 @@ pub fn render_github(map: &SourceMap, diags: &[Diagnostic]) -> String {
             let _ = write!(message, "\nnote: {}", escape(n));
         }
         if let Some(h) = &d.help {
-            let _ = write!(message, "\nhelp: {}", escape(h));
+            let _ = write!(message, "\nhelp: {}", help_text(h, "help: ".len()));
         }
         let _ = writeln!(
             out,
@@ -434,6 +454,33 @@ mod tests {
             .note("a note")
             .help("remove it");
         (map, d)
+    }
+
+    #[test]
+    fn a_help_of_several_lines_is_drawn_line_by_line_under_its_first() {
+        let mut map = SourceMap::new();
+        let id = map.add("trust.toml", "url = \"https://git.example.com/x\"\n");
+        let d = Diagnostic::new(Code::EgressByPortOnly, "no addresses")
+            .at(Span::new(id, 6..32), "a host")
+            .help("name its addresses:\n[[flux.egress.destinations]]\nhost = \"a\u{1b}b\"");
+        assert_eq!(
+            render_one(&map, &d),
+            "trust.toml:1:7: warning[TC1071]: no addresses\n  |\n1 | url = \"https://git.example.com/x\"\n  |       ^^^^^^^^^^^^^^^^^^^^^^^^^^ a host\n  |\n  = help: name its addresses:\n          [[flux.egress.destinations]]\n          host = \"a\\u{1b}b\"\n"
+        );
+        let bare = Diagnostic::new(Code::EgressByPortOnly, "no position").help("a:\nb");
+        assert_eq!(
+            render_one(&map, &bare),
+            "warning[TC1071]: no position\n  = help: a:\n          b\n"
+        );
+        // In a workflow command, one line still: the help's lines are %0A.
+        let gh = render_github(&map, &[d]);
+        assert_eq!(gh.lines().count(), 1);
+        assert!(
+            gh.contains(
+                "help: name its addresses:%0A      [[flux.egress.destinations]]%0A      host"
+            ),
+            "{gh}"
+        );
     }
 
     #[test]

@@ -149,6 +149,10 @@ pub(super) struct Table<'t, 'i> {
     map: &'t DeTable<'i>,
     span: Span,
     path: String,
+    /// The keys that TC0002 (an unknown key) suggests instead (`did you mean …?`). A
+    /// required key among them is not also reported missing (TC0004): the one error names
+    /// the cause, and TC0004's help (`add namespaces = […]`) would leave the misspelt key.
+    suggested: Vec<&'static str>,
 }
 
 impl<'s> Reader<'s> {
@@ -161,10 +165,11 @@ impl<'s> Reader<'s> {
         &mut self,
         value: &'t Val<'i>,
         path: &str,
-        allowed: &[&str],
+        allowed: &[&'static str],
     ) -> Option<Table<'t, 'i>> {
         match value.get_ref() {
             DeValue::Table(map) => {
+                let mut suggested = Vec::new();
                 for (key, _) in map.iter() {
                     let k: &str = key.get_ref();
                     if !allowed.contains(&k) {
@@ -180,7 +185,10 @@ impl<'s> Reader<'s> {
                         let present = |a: &&str| map.iter().any(|(k2, _)| k2.get_ref() == a);
                         let free = allowed.iter().copied().filter(|a| !present(a));
                         d = match (suggest(k, free), suggest(k, allowed.iter().copied())) {
-                            (Some(s), _) => d.help(format!("did you mean `{s}`?")),
+                            (Some(s), _) => {
+                                suggested.push(s);
+                                d.help(format!("did you mean `{s}`?"))
+                            }
                             (None, Some(set)) => d.help(format!(
                                 "`{set}` is already set in this table: remove this line"
                             )),
@@ -195,6 +203,7 @@ impl<'s> Reader<'s> {
                     map,
                     span: self.span(value.span()),
                     path: path.to_string(),
+                    suggested,
                 })
             }
             other => {
@@ -221,6 +230,9 @@ impl<'s> Reader<'s> {
     }
 
     fn missing(&mut self, table: &Table<'_, '_>, key: &str, what: &str) {
+        if table.suggested.contains(&key) {
+            return;
+        }
         self.sink.push(
             Diagnostic::new(
                 Code::MissingKey,

@@ -63,12 +63,14 @@ pub(super) fn run(c: &mut Checker<'_>) {
             .filter_map(|r| spec.registries.get(&r.value))
             .map(|r| r.host.as_str())
             .collect();
-        // A registry of the tenant that could not be read, or whose host is refused
-        // (TC1038): its host is unknown, and the image may be on it.
-        let unread = t.registries.iter().any(|r| {
-            !spec.registries.contains_key(&r.value)
-                && spec.headers.registries.contains_key(&r.value)
-        }) || hosts.iter().any(|h| !is_host(h));
+        // A registry of the tenant that could not be read, that is not declared (TC1002,
+        // a misspelt name), or whose host is refused (TC1038): its host is unknown, and the
+        // image may be on it. TC1024's help ("add `NAME`") would not clear the cause.
+        let unread = t
+            .registries
+            .iter()
+            .any(|r| !spec.registries.contains_key(&r.value))
+            || hosts.iter().any(|h| !is_host(h));
         for img in &t.images {
             if let Some(range) = semver_range(c, &mut memo, &img.semver) {
                 prerelease_only(c, &mut memo, img, &range);

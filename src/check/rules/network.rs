@@ -158,7 +158,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
                     .at(u.span.clone(), "a NetworkPolicy cannot match this host name")
                     .note("NetworkPolicy peers are pods, namespaces and IP blocks; a host name is resolved by the controller, never by the policy, so a compromised controller could reach any server on this port (Adversary 2)")
                     .help(format!(
-                        "name its addresses: [[flux.egress.destinations]] host = \"{h}\" cidrs = [\"…/…\"]"
+                        "name its addresses:\n[[flux.egress.destinations]]\nhost = \"{h}\"\ncidrs = [\"…/…\"]"
                     )),
                 );
             }
