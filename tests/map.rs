@@ -107,6 +107,38 @@ fn a_large_fleet_is_split_into_renderable_diagrams_that_cover_every_tenant() {
     assert_eq!(map(&spec, &[]), md, "deterministic");
 }
 
+/// The split is the largest group size, halving from the whole environment, at which every
+/// diagram fits: drawn with the size before it in that sequence, some diagram would not
+/// fit. The diagrams are those of [`trustc::map::graphs`] at that size, in order.
+#[test]
+fn the_split_is_the_largest_size_that_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_with_tenants(dir.path(), 400, false);
+    let (_, diags, valid) = crate::support::front(&spec, &crate::support::fixture_clock(""));
+    let valid = valid.unwrap_or_else(|| panic!("{diags:?}"));
+    let policy = trustc::model::resolve(&valid, "trust.toml");
+    let drawn = trustc::map::mermaid_all(&policy, None);
+    let fits = |per: usize| {
+        trustc::map::graphs(&policy, None, per)
+            .iter()
+            .all(|g| trustc::map::mermaid(g).len() <= trustc::map::MERMAID_LIMIT)
+    };
+    let mut sizes: Vec<usize> = vec![400];
+    while let Some(&per) = sizes.last().filter(|&&per| per > 1) {
+        sizes.push(per.div_ceil(2));
+    }
+    let at = sizes.iter().position(|&per| fits(per)).unwrap();
+    assert!(at > 0, "400 tenants do not fit one diagram");
+    let per = sizes[at];
+    let graphs = trustc::map::graphs(&policy, None, per);
+    assert_eq!(drawn.len(), graphs.len(), "{per} tenants a diagram");
+    for ((title, diagram), g) in drawn.iter().zip(&graphs) {
+        assert_eq!(diagram, &trustc::map::mermaid(g));
+        let (first, last) = (g.tenants.first().unwrap(), g.tenants.last().unwrap());
+        assert_eq!(title, &format!("{}: tenants {first} … {last}", g.env));
+    }
+}
+
 #[test]
 fn risks_are_coloured_and_every_format_agrees() {
     let dir = tempfile::tempdir().unwrap();
