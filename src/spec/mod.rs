@@ -6,6 +6,7 @@
 //!   reported in one run (the reader never stops at the first).
 //! - This is the only module that depends on `toml`. It knows nothing of Kubernetes.
 
+mod duplicate;
 mod read;
 mod spanned;
 mod types;
@@ -29,22 +30,12 @@ pub fn parse(map: &SourceMap, file: FileId, sink: &mut Sink) -> Option<TrustMode
         for e in errors {
             let range = e.span().unwrap_or(0..0);
             let message = e.message().trim_end().to_string();
-            let code = if message.contains("duplicate key") {
-                Code::DuplicateKey
+            sink.push(if message.contains("duplicate key") {
+                duplicate::diagnostic(file, text, &root, range)
             } else {
-                Code::TomlSyntax
-            };
-            let label = if code == Code::DuplicateKey {
-                "defined again here"
-            } else {
-                "invalid TOML"
-            };
-            let mut d =
-                Diagnostic::new(code, format!("TOML: {message}")).at(Span::new(file, range), label);
-            if code == Code::DuplicateKey {
-                d = d.help("each key may appear once; merge the two definitions");
-            }
-            sink.push(d);
+                Diagnostic::new(Code::TomlSyntax, format!("TOML: {message}"))
+                    .at(Span::new(file, range), "invalid TOML")
+            });
         }
         return None;
     }
