@@ -795,3 +795,60 @@ fn a_misspelt_required_key_is_not_also_missing() {
         }
     }
 }
+
+/// A value of the wrong type where a string of known values, a duration or one string is
+/// wanted gets a help whose first quoted snippet, pasted over the value, leaves the example
+/// without error: not `quote it: "1"` for an engine, which would only trade TC0003 for
+/// TC1043.
+#[test]
+fn wrong_type_help_for_choices_durations_and_one_item_lists_is_accepted_when_pasted() {
+    for (from, to, help) in [
+        (
+            "engine = \"kyverno-cel\"",
+            "engine = 1",
+            "write one of: `\"kyverno\"`, `\"kyverno-cel\"`, `\"vap\"`",
+        ),
+        (
+            "kyverno_version = \"1.19\"",
+            "kyverno_version = 1.19",
+            "quote it: `\"1.19\"`",
+        ),
+        ("version = \"2.9\"", "version = 2.9", "quote it: `\"2.9\"`"),
+        (
+            "interval = \"1m\"",
+            "interval = 60",
+            "write it as a duration with its unit: `\"60s\"` (or `m`, `h`: e.g. `\"1m30s\"`)",
+        ),
+        (
+            "for = \"5m\"",
+            "for = true",
+            "write a duration as a string, e.g. `\"1m\"`, `\"30s\"` or `\"1h30m\"`",
+        ),
+        (
+            "branch = \"main\"",
+            "branch = [\"main\"]",
+            "write it without the brackets: `\"main\"`",
+        ),
+        (
+            "provider = \"slack\"",
+            "provider = [\"slack\"]",
+            "write it without the brackets: `\"slack\"`",
+        ),
+    ] {
+        let (codes, shown, valid) = example_with(from, to);
+        assert_eq!(codes, ["TC0003"], "{to}:\n{shown}");
+        assert!(!valid);
+        assert!(
+            shown.contains(&format!("= help: {help}\n")),
+            "{to}:\n{shown}"
+        );
+        let snippet = help.split('`').nth(1).unwrap();
+        let key = to.split(" = ").next().unwrap();
+        // Accepted: no error (`engine = "kyverno"` warns that ClusterPolicy is deprecated).
+        let (_, shown, valid) = example_with(from, &format!("{key} = {snippet}"));
+        assert!(
+            valid && !shown.contains("error["),
+            "{key} = {snippet}:\n{shown}"
+        );
+    }
+}

@@ -57,7 +57,17 @@ fn wrong_type_help(want: &str, got: &DeValue<'_>) -> Option<String> {
         _ => None,
     };
     match want {
-        "a string" => scalar.map(|v| format!("quote it: `{}`", toml_string(&v))),
+        "a string" => match got {
+            // `branch = ["main"]`: one value was meant.
+            DeValue::Array(items) if items.len() == 1 => match items[0].get_ref() {
+                DeValue::String(s) => Some(format!(
+                    "write it without the brackets: `{}`",
+                    toml_string(s)
+                )),
+                _ => None,
+            },
+            _ => scalar.map(|v| format!("quote it: `{}`", toml_string(&v))),
+        },
         "a boolean (true or false)" => Some(match text {
             Some(t @ ("true" | "false")) => format!("drop the quotes: `{t}`"),
             _ => "write `true` or `false`".to_string(),
@@ -214,6 +224,18 @@ impl<'s> Reader<'s> {
     }
 
     fn wrong_type(&mut self, value: &Val<'_>, path: Path<'_>, want: &str, got: &DeValue<'_>) {
+        self.wrong_type_with(value, path, want, got, wrong_type_help(want, got));
+    }
+
+    /// [`Reader::wrong_type`] with the help given.
+    fn wrong_type_with(
+        &mut self,
+        value: &Val<'_>,
+        path: Path<'_>,
+        want: &str,
+        got: &DeValue<'_>,
+        help: Option<String>,
+    ) {
         let mut d = Diagnostic::new(
             Code::WrongType,
             format!(
@@ -223,7 +245,7 @@ impl<'s> Reader<'s> {
             ),
         )
         .at(self.span(value.span()), format!("expected {want}"));
-        if let Some(help) = wrong_type_help(want, got) {
+        if let Some(help) = help {
             d = d.help(help);
         }
         self.sink.push(d);
@@ -347,6 +369,76 @@ impl<'t, 'i> Table<'t, 'i> {
             Some(v) => r.string(v, self.at(key)).map(Some).ok_or(()),
             None => Ok(None),
         }
+    }
+
+    /// [`Table::opt_string`] of a key whose values are `allowed`: a value of another type
+    /// is answered with those values (`engine = 1` quoted would still be no engine).
+    pub(super) fn opt_choice(
+        &self,
+        r: &mut Reader<'_>,
+        key: &str,
+        allowed: &[&str],
+    ) -> Result<Option<Sp<String>>, ()> {
+        self.opt_string_helped(r, key, |scalar| match scalar {
+            Some(v) if allowed.contains(&v) => format!("quote it: `{}`", toml_string(v)),
+            _ => {
+                let quoted: Vec<String> = allowed
+                    .iter()
+                    .map(|a| format!("`{}`", toml_string(a)))
+                    .collect();
+                format!("write one of: {}", quoted.join(", "))
+            }
+        })
+    }
+
+    /// [`Table::opt_string`] of a Go duration (`"1m"`): a bare number is answered with its
+    /// unit written out (`interval = 60` → `"60s"`, the unit an unmarked number of seconds
+    /// most often means).
+    pub(super) fn opt_duration(
+        &self,
+        r: &mut Reader<'_>,
+        key: &str,
+    ) -> Result<Option<Sp<String>>, ()> {
+        self.opt_string_helped(r, key, |scalar| match scalar {
+            Some(n) if n.parse::<f64>().is_ok_and(|f| f.is_finite() && f >= 0.0) => format!(
+                "write it as a duration with its unit: `\"{n}s\"` (or `m`, `h`: e.g. `\"1m30s\"`)"
+            ),
+            _ => {
+                "write a duration as a string, e.g. `\"1m\"`, `\"30s\"` or `\"1h30m\"`".to_string()
+            }
+        })
+    }
+
+    /// [`Table::opt_string`] whose wrong-type help is `help` of the value's text when it is a
+    /// number or boolean (`None` otherwise). A one-item list keeps the generic help
+    /// ("without the brackets").
+    fn opt_string_helped(
+        &self,
+        r: &mut Reader<'_>,
+        key: &str,
+        help: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Option<Sp<String>>, ()> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let scalar = match v.get_ref() {
+            DeValue::String(_) => return r.string(v, self.at(key)).map(Some).ok_or(()),
+            DeValue::Array(items) if items.len() == 1 => {
+                return r.string(v, self.at(key)).map(Some).ok_or(());
+            }
+            DeValue::Integer(i) if i.radix() == 10 => Some(i.as_str().to_string()),
+            DeValue::Float(f) => Some(f.as_str().to_string()),
+            DeValue::Boolean(b) => Some(b.to_string()),
+            _ => None,
+        };
+        r.wrong_type_with(
+            v,
+            self.at(key),
+            "a string",
+            v.get_ref(),
+            Some(help(scalar.as_deref())),
+        );
+        Err(())
     }
 
     pub(super) fn opt_bool(&self, r: &mut Reader<'_>, key: &str) -> Result<Option<Sp<bool>>, ()> {
@@ -604,7 +696,7 @@ fn flux(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Flux> {
         ],
     )?;
     let namespace = t.opt_string(r, "namespace");
-    let version = t.opt_string(r, "version");
+    let version = t.opt_choice(r, "version", FLUX_VERSIONS);
     let cidrs = t.opt_strings(r, "api_server_cidrs");
     let policy_namespace = t.opt_string(r, "policy_namespace");
     let monitoring_namespace = t.opt_string(r, "monitoring_namespace");
@@ -688,8 +780,8 @@ fn destination(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Destinatio
 
 fn admission(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Admission> {
     let t = r.table(v, path, &["engine", "kyverno_version"])?;
-    let engine = t.opt_string(r, "engine");
-    let kyverno_version = t.opt_string(r, "kyverno_version");
+    let engine = t.opt_choice(r, "engine", ENGINES);
+    let kyverno_version = t.opt_choice(r, "kyverno_version", KYVERNO_VERSIONS);
     Some(Admission {
         engine: engine.ok()?,
         kyverno_version: kyverno_version.ok()?,
@@ -699,7 +791,7 @@ fn admission(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Admission> {
 fn git(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Git> {
     let t = r.table(v, path, &["known_hosts", "interval"])?;
     let known_hosts = t.opt_string(r, "known_hosts");
-    let interval = t.opt_string(r, "interval");
+    let interval = t.opt_duration(r, "interval");
     Some(Git {
         known_hosts: known_hosts.ok()?,
         interval: interval.ok()?,
@@ -731,8 +823,8 @@ fn alerts(r: &mut Reader<'_>, v: &Val<'_>, path: &str) -> Option<Alerts> {
         ],
     )?;
     let prometheus = t.opt_bool(r, "prometheus");
-    let for_ = t.opt_string(r, "for");
-    let provider = t.opt_string(r, "provider");
+    let for_ = t.opt_duration(r, "for");
+    let provider = t.opt_choice(r, "provider", ALERT_PROVIDERS);
     let channel = t.opt_string(r, "channel");
     let secret = t.opt_string(r, "secret");
     let secret_path = t.opt_string(r, "secret_path");
