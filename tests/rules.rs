@@ -434,7 +434,14 @@ fn image_outside_registries_help_names_the_fix_in_each_form() {
             &format!("[registries.ghcr]\nhost = \"ghcr.io\"\n{cosign}\n\n[environments.staging]"),
         )
     };
-    let cases: [(String, &str, String); 5] = [
+    let hub = |t: String| repository(t, "library/nginx");
+    let declare_hub = |t: String| {
+        t.replace(
+            "[environments.staging]",
+            &format!("[registries.hub]\nhost = \"docker.io\"\n{cosign}\n\n[environments.staging]"),
+        )
+    };
+    let cases: [(String, &str, String); 8] = [
         // The tenant has registries, none with the host: the same path on one of them.
         (
             ghcr(minimal()),
@@ -469,6 +476,30 @@ fn image_outside_registries_help_names_the_fix_in_each_form() {
             "name the image after the host: `\"registry.example.com/NAME\"`",
             repository(minimal(), "registry.example.com/NAME"),
         ),
+        // No host: Docker Hub's, as Flux reads it (not a registry called `library`). The
+        // whole name is the path on a mirror.
+        (
+            hub(minimal()),
+            "take it from one of the tenant's registries (a mirror): `\"registry.example.com/library/nginx\"`",
+            repository(minimal(), "registry.example.com/library/nginx"),
+        ),
+        // Docker Hub declared and listed: write its host.
+        (
+            declare_hub(hub(minimal()))
+                .replace("registries = [\"internal\"]", "registries = [\"hub\"]"),
+            "write the registry host: `\"docker.io/library/nginx\"`",
+            declare_hub(repository(minimal(), "docker.io/library/nginx"))
+                .replace("registries = [\"internal\"]", "registries = [\"hub\"]"),
+        ),
+        // Docker Hub declared, not listed: both.
+        (
+            declare_hub(hub(minimal())),
+            "write the registry host: `\"docker.io/library/nginx\"`, and add `hub` to the tenant's `registries`",
+            declare_hub(repository(minimal(), "docker.io/library/nginx")).replace(
+                "registries = [\"internal\"]",
+                "registries = [\"internal\", \"hub\"]",
+            ),
+        ),
     ];
     for (broken, help, fixed) in cases {
         let tmp = tempfile::tempdir().unwrap();
@@ -477,6 +508,13 @@ fn image_outside_registries_help_names_the_fix_in_each_form() {
         let found: Vec<_> = diags.iter().filter(|d| d.code.id() == "TC1024").collect();
         assert_eq!(found.len(), 1, "{}", render_all(&map, &diags));
         assert_eq!(found[0].help.as_deref(), Some(help));
+        if help.contains("library/nginx") {
+            assert!(
+                found[0].message.contains("Docker Hub's (`docker.io/…`)"),
+                "{}",
+                found[0].message
+            );
+        }
         let path = write_spec(&tmp, &fixed);
         let (map, diags, _) = front(&path, &fixture_clock(""));
         assert!(

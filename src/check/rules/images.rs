@@ -75,8 +75,8 @@ pub(super) fn run(c: &mut Checker<'_>) {
             if let Some(range) = semver_range(c, &mut memo, &img.semver) {
                 prerelease_only(c, &mut memo, img, &range);
             }
-            let host = img.repository.split('/').next().unwrap_or("");
-            if !unread && (!img.repository.contains('/') || !hosts.contains(&host)) {
+            let host = registry_host(&img.repository);
+            if !unread && host.is_none_or(|h| !hosts.contains(&h)) {
                 outside(c, tenant, &img.repository, host, &hosts);
             }
             let compiled = img
@@ -101,7 +101,7 @@ pub(super) fn run(c: &mut Checker<'_>) {
             if let Some(rest) = url.strip_prefix("oci://") {
                 let host = rest.split('/').next().unwrap_or("");
                 if !unread && !hosts.contains(&host) {
-                    outside(c, tenant, &chart.repository, host, &hosts);
+                    outside(c, tenant, &chart.repository, Some(host), &hosts);
                 }
             } else if !url.starts_with("https://") {
                 c.push(
@@ -129,53 +129,101 @@ fn is_host(h: &str) -> bool {
             .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
-fn outside(c: &mut Checker<'_>, tenant: &str, repo: &Sp<String>, host: &str, hosts: &[&str]) {
-    c.push(
-        Diagnostic::new(
-            Code::ImageOutsideRegistries,
-            format!(
-                "tenant `{tenant}` takes `{}` from `{host}`, which is not one of its registries",
-                repo.value
-            ),
-        )
-        .at(repo.span.clone(), "host not among the tenant's registries")
-        .note("automation and admission only trust the tenant's registries (Adversary 5)")
-        .help(if let Some((name, _)) = c
-            .spec
-            .registries
-            .iter()
-            .find(|(_, r)| r.host.value == host && repo.value.contains('/'))
-        {
+/// The registry host an image repository names, as Flux reads it: the first `/`-separated
+/// component when it contains a `.` or a `:` (google/go-containerregistry
+/// `pkg/name/repository.go`, `NewRepository`, which image-reflector-controller parses
+/// `ImageRepository.spec.image` with); `None` for a name without one (`nginx`,
+/// `library/nginx`, `localhost/app`), which Flux reads as Docker Hub's.
+fn registry_host(repository: &str) -> Option<&str> {
+    match repository.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) => Some(first),
+        _ => None,
+    }
+}
+
+/// Docker Hub's name, for a repository without a registry host ([`registry_host`]).
+const DOCKER_HUB: &str = "docker.io";
+
+fn outside(
+    c: &mut Checker<'_>,
+    tenant: &str,
+    repo: &Sp<String>,
+    host: Option<&str>,
+    hosts: &[&str],
+) {
+    let message = match host {
+        Some(host) => format!(
+            "tenant `{tenant}` takes `{}` from `{host}`, which is not one of its registries",
+            repo.value
+        ),
+        None if hosts.contains(&repo.value.as_str()) => format!(
+            "tenant `{tenant}` names the registry `{}` with no image in it",
+            repo.value
+        ),
+        None => format!(
+            "tenant `{tenant}` takes `{}` from no registry it names: without a host, Flux reads it as Docker Hub's (`{DOCKER_HUB}/…`)",
+            repo.value
+        ),
+    };
+    let help = if hosts.contains(&repo.value.as_str()) {
+        format!("name the image after the host: `\"{}/NAME\"`", repo.value)
+    } else if let Some((name, r)) = c.spec.registries.iter().find(|(_, r)| {
+        let h = r.host.value.as_str();
+        match host {
+            Some(host) => h == host,
+            None => h == DOCKER_HUB,
+        }
+    }) {
+        match host {
             // A declared registry has this host: the tenant does not list it (`registries`
             // lists registry names, not hosts).
-            format!("add `{name}` (the registry of `{host}`) to the tenant's `registries`")
-        } else if hosts.contains(&repo.value.as_str()) {
-            format!(
-                "name the image after the host: `\"{}/NAME\"`",
-                repo.value
-            )
-        } else if hosts.iter().any(|h| is_host(h)) {
-            // The same path on each of the tenant's registries (a mirror), as a value to
-            // paste over the underlined one.
-            let (scheme, rest) = match repo.value.strip_prefix("oci://") {
-                Some(rest) => ("oci://", rest),
-                None => ("", repo.value.as_str()),
-            };
-            let path = rest.split_once('/').map_or(rest, |(_, p)| p);
-            let on: Vec<String> = hosts
-                .iter()
-                .filter(|h| is_host(h))
-                .map(|h| format!("`\"{scheme}{h}/{path}\"`"))
-                .collect();
-            format!(
-                "take it from one of the tenant's registries (a mirror): {}",
-                on.join(" or ")
-            )
-        } else {
-            format!(
-                "declare the registry (`[registries.NAME]` with `host = \"{host}\"` and its signature key) and add NAME to the tenant's `registries`"
-            )
-        }),
+            Some(host) => {
+                format!("add `{name}` (the registry of `{host}`) to the tenant's `registries`")
+            }
+            // Docker Hub is declared: write its host, and list it if the tenant does not.
+            None => {
+                let full = format!("`\"{}/{}\"`", r.host.value, repo.value);
+                if hosts.contains(&DOCKER_HUB) {
+                    format!("write the registry host: {full}")
+                } else {
+                    format!(
+                        "write the registry host: {full}, and add `{name}` to the tenant's `registries`"
+                    )
+                }
+            }
+        }
+    } else if hosts.iter().any(|h| is_host(h)) {
+        // The same path on each of the tenant's registries (a mirror), as a value to
+        // paste over the underlined one.
+        let (scheme, rest) = match repo.value.strip_prefix("oci://") {
+            Some(rest) => ("oci://", rest),
+            None => ("", repo.value.as_str()),
+        };
+        // Without a host, the whole name is the path.
+        let path = match host {
+            Some(_) => rest.split_once('/').map_or(rest, |(_, p)| p),
+            None => rest,
+        };
+        let on: Vec<String> = hosts
+            .iter()
+            .filter(|h| is_host(h))
+            .map(|h| format!("`\"{scheme}{h}/{path}\"`"))
+            .collect();
+        format!(
+            "take it from one of the tenant's registries (a mirror): {}",
+            on.join(" or ")
+        )
+    } else {
+        let host = host.unwrap_or(DOCKER_HUB);
+        format!(
+            "declare the registry (`[registries.NAME]` with `host = \"{host}\"` and its signature key) and add NAME to the tenant's `registries`"
+        )
+    };
+    c.push(
+        Diagnostic::new(Code::ImageOutsideRegistries, message)
+            .at(repo.span.clone(), "host not among the tenant's registries")
+            .note("automation and admission only trust the tenant's registries (Adversary 5)")
+            .help(help),
     );
 }
 
