@@ -858,6 +858,17 @@ fn wrong_type_help_for_choices_durations_and_one_item_lists_is_accepted_when_pas
             "write it as a duration with its unit: `\"60s\"` (or `m`, `h`: e.g. `\"1m30s\"`)",
         ),
         (
+            "interval = \"1m\"",
+            "interval = 1.5",
+            "write it as a duration with its unit: `\"1.5s\"` (or `m`, `h`: e.g. `\"1m30s\"`)",
+        ),
+        // Go durations take no exponent: not `"1e3s"`.
+        (
+            "interval = \"1m\"",
+            "interval = 1e3",
+            "write a duration as a string, e.g. `\"1m\"`, `\"30s\"` or `\"1h30m\"`",
+        ),
+        (
             "for = \"5m\"",
             "for = true",
             "write a duration as a string, e.g. `\"1m\"`, `\"30s\"` or `\"1h30m\"`",

@@ -400,9 +400,16 @@ impl<'t, 'i> Table<'t, 'i> {
         key: &str,
     ) -> Result<Option<Sp<String>>, ()> {
         self.opt_string_helped(r, key, |scalar| match scalar {
-            Some(n) if n.parse::<f64>().is_ok_and(|f| f.is_finite() && f >= 0.0) => format!(
+            // Digits and a point only: Go durations take no exponent (`1e3`) or `_`.
+            Some(n)
+                if n.bytes().any(|b| b.is_ascii_digit())
+                    && n.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                    && n.bytes().filter(|&b| b == b'.').count() <= 1 =>
+            {
+                format!(
                 "write it as a duration with its unit: `\"{n}s\"` (or `m`, `h`: e.g. `\"1m30s\"`)"
-            ),
+                )
+            }
             _ => {
                 "write a duration as a string, e.g. `\"1m\"`, `\"30s\"` or `\"1h30m\"`".to_string()
             }
