@@ -510,7 +510,9 @@ fn image_outside_registries_help_names_the_fix_in_each_form() {
         assert_eq!(found[0].help.as_deref(), Some(help));
         if help.contains("library/nginx") {
             assert!(
-                found[0].message.contains("Docker Hub's (`docker.io/…`)"),
+                found[0].message.contains(
+                    "a name without a registry host: Flux reads it as Docker Hub's (`docker.io/…`)"
+                ),
                 "{}",
                 found[0].message
             );
@@ -900,4 +902,17 @@ fn wrong_type_help_for_choices_durations_and_one_item_lists_is_accepted_when_pas
             "{key} = {snippet}:\n{shown}"
         );
     }
+}
+
+/// An image named without a registry host is TC1024 alone: TC1071 does not take its first
+/// component (`library`) for a host to open port 443 to.
+#[test]
+fn an_image_without_a_host_is_not_an_egress_host() {
+    let (codes, shown, valid) = example_with(
+        "repository = \"registry.internal.example.com/payments-api\"",
+        "repository = \"library/nginx\"",
+    );
+    assert_eq!(codes, ["TC1024"], "{shown}");
+    assert!(!shown.contains("`library`"), "{shown}");
+    assert!(!valid);
 }

@@ -49,7 +49,7 @@ pub(super) fn diagnostic(
             Code::DuplicateKey,
             format!("table `[{}]` is defined twice", path(&full)),
         )
-        .at(Span::new(file, second), "defined again here")
+        .at(Span::new(file, found.second.clone()), "defined again here")
         .help("each table may be defined once: move the second one's keys into the first")
     } else {
         let within = if found.table.is_empty() {
@@ -64,7 +64,7 @@ pub(super) fn diagnostic(
                 key_segment(&found.key)
             ),
         )
-        .at(Span::new(file, second), "set again here")
+        .at(Span::new(file, found.second.clone()), "set again here")
         .help("each key may be set once: keep one of the two lines")
     };
     d.with_secondary(Span::new(file, first), "first defined here")
@@ -77,6 +77,8 @@ struct Found {
     key: String,
     header: bool,
     first: Option<Range<usize>>,
+    /// Where it is defined again (for a header, its whole dotted key).
+    second: Range<usize>,
 }
 
 fn locate(text: &str, root: &Spanned<DeTable<'_>>, second: Range<usize>) -> Option<Found> {
@@ -85,9 +87,13 @@ fn locate(text: &str, root: &Spanned<DeTable<'_>>, second: Range<usize>) -> Opti
         .find('\n')
         .map_or(text.len(), |i| second.start + i);
     let line = &text[line_start..line_end];
+    let mut second = second;
     let (table, key, header) = if let Some(inner) = header_key(line) {
         let mut segments = segments(inner)?;
         let key = segments.pop()?;
+        // Underlined as the first header is: the whole dotted key.
+        let start = line_start + line.find(inner)?;
+        second = start..start + inner.len();
         (segments, key, true)
     } else {
         // A `key = value` line: its dotted key, below the last header above it.
@@ -117,6 +123,7 @@ fn locate(text: &str, root: &Spanned<DeTable<'_>>, second: Range<usize>) -> Opti
         key,
         header,
         first,
+        second,
     })
 }
 
@@ -139,15 +146,34 @@ fn first_header(text: &str, end: usize, table: &[String], key: &str) -> Option<R
     None
 }
 
-/// The dotted key of a table header line (`[a.b]` or `[[a.b]]`), if `line` is one.
+/// The dotted key of a table header line (`[a.b]` or `[[a.b]]`), if `line` is one: up to
+/// its closing bracket outside quotes (a comment after it may hold brackets of its own).
 fn header_key(line: &str) -> Option<&str> {
-    let line = line.trim();
-    let inner = line.strip_prefix('[')?;
-    let inner = inner.strip_prefix('[').unwrap_or(inner);
-    // The header ends at its last `]`, before any comment.
-    let end = inner.rfind(']')?;
-    let inner = inner[..end].trim_end_matches(']').trim();
-    (!inner.is_empty()).then_some(inner)
+    let line = line.trim_start();
+    let double = line.starts_with("[[");
+    let inner = line.strip_prefix(if double { "[[" } else { "[" })?;
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, ch) in inner.char_indices() {
+        match (quote, ch) {
+            (Some('"'), '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (Some(q), c) if c == q && !escaped => quote = None,
+            (None, '"' | '\'') => quote = Some(ch),
+            (None, ']') => {
+                if double && !inner[i..].starts_with("]]") {
+                    return None;
+                }
+                let key = inner[..i].trim();
+                return (!key.is_empty()).then_some(key);
+            }
+            _ => {}
+        }
+        escaped = false;
+    }
+    None
 }
 
 /// The segments of a TOML dotted key, decoded by the TOML parser itself (quoted segments,
@@ -254,6 +280,27 @@ mod tests {
             ),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_header_is_read_to_its_own_bracket_and_underlined_whole_both_times() {
+        let shown = duplicates("[tenants.a] # was [v1]\nx = 1\n\n[tenants.a] # [v2]\ny = 2\n");
+        assert!(
+            shown.starts_with("t.toml:4:2: error[TC0005]: table `[tenants.a]` is defined twice\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("4 | [tenants.a] # [v2]\n  |  ^^^^^^^^^ defined again here"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("1 | [tenants.a] # was [v1]\n  |  --------- first defined here"),
+            "{shown}"
+        );
+        assert_eq!(super::header_key("[[a.\"b]\"]] # ]"), Some("a.\"b]\""));
+        assert_eq!(super::header_key("[a] ]"), Some("a"));
+        assert_eq!(super::header_key("[[a] ]"), None);
+        assert_eq!(super::header_key("x = [1]"), None);
     }
 
     #[test]

@@ -134,7 +134,7 @@ fn is_host(h: &str) -> bool {
 /// `pkg/name/repository.go`, `NewRepository`, which image-reflector-controller parses
 /// `ImageRepository.spec.image` with); `None` for a name without one (`nginx`,
 /// `library/nginx`, `localhost/app`), which Flux reads as Docker Hub's.
-fn registry_host(repository: &str) -> Option<&str> {
+pub(super) fn registry_host(repository: &str) -> Option<&str> {
     match repository.split_once('/') {
         Some((first, _)) if first.contains(['.', ':']) => Some(first),
         _ => None,
@@ -161,7 +161,7 @@ fn outside(
             repo.value
         ),
         None => format!(
-            "tenant `{tenant}` takes `{}` from no registry it names: without a host, Flux reads it as Docker Hub's (`{DOCKER_HUB}/…`)",
+            "tenant `{tenant}` takes `{}`, a name without a registry host: Flux reads it as Docker Hub's (`{DOCKER_HUB}/…`)",
             repo.value
         ),
     };

@@ -18,8 +18,11 @@ pub(super) fn run(c: &mut Checker<'_>) {
         for ch in &t.charts {
             urls.push((&ch.repository, fx::SOURCE));
         }
+        // A name without a registry host is refused by TC1024: no host of its own to judge.
         for i in &t.images {
-            urls.push((&i.repository, fx::IMAGE_REFLECTOR));
+            if super::images::registry_host(&i.repository).is_some() {
+                urls.push((&i.repository, fx::IMAGE_REFLECTOR));
+            }
         }
     }
     for r in spec.registries.values() {
