@@ -30,9 +30,7 @@ pub(super) fn diagnostic(
     };
     // Named only when the first definition is found where the name says: that also proves
     // the table was read back right.
-    let Some((found, first)) =
-        locate(text, root, second.clone()).and_then(|f| f.first.clone().map(|first| (f, first)))
-    else {
+    let Some(found) = locate(text, root, second.clone()) else {
         return generic();
     };
     let path = |segments: &[String]| -> String {
@@ -67,16 +65,16 @@ pub(super) fn diagnostic(
         .at(Span::new(file, found.second.clone()), "set again here")
         .help("each key may be set once: keep one of the two lines")
     };
-    d.with_secondary(Span::new(file, first), "first defined here")
+    d.with_secondary(Span::new(file, found.first), "first defined here")
 }
 
 /// What a duplicate is: the table it is in (segments), its own key, whether it is a table
-/// header, and the span of its first definition when found.
+/// header, and the span of its first definition.
 struct Found {
     table: Vec<String>,
     key: String,
     header: bool,
-    first: Option<Range<usize>>,
+    first: Range<usize>,
     /// Where it is defined again (for a header, its whole dotted key).
     second: Range<usize>,
 }
@@ -114,9 +112,9 @@ fn locate(text: &str, root: &Spanned<DeTable<'_>>, second: Range<usize>) -> Opti
     let first = if header {
         // The recovered document keeps the second header's span for the table: the first
         // header is found in the text.
-        first_header(text, line_start, &table, &key)
+        first_header(text, line_start, &table, &key)?
     } else {
-        find(root, &table, &key, second.start)
+        find(root, &table, &key, second.start)?
     };
     Some(Found {
         table,
