@@ -191,26 +191,31 @@ fn compile_env<'p>(
     out: Option<&write::Output>,
     memo: &mut Verified,
 ) -> Option<EnvFiles<'p>> {
-    use verify::invariants::{Facts, Stream};
+    use verify::invariants::Stream;
     let stream = templates
         .overridden
         .is_empty()
         .then(|| Stream::new(policy, index));
     // What the invariants take of a verified file (its identity hashes and what the stream
     // recorded), freeing the documents they do not read.
-    let observe = |m: &mut verify::Manifest| -> (Vec<u64>, Facts) {
+    let observe = |m: &mut verify::Manifest| -> Observation {
         if m.path.split('/').next() == Some(render::KYVERNO_TESTS) {
             m.docs = Vec::new();
-            (Vec::new(), Facts::default())
+            Observation::default()
         } else if let Some(stream) = &stream {
-            (verify::identity_hashes(m), stream.observe(m))
+            let alike = stream.observes_alike(&m.docs);
+            Observation {
+                ids: verify::identity_hashes(m),
+                facts: stream.observe(m),
+                alike,
+            }
         } else {
-            (Vec::new(), Facts::default())
+            Observation::default()
         }
     };
     let keep = |m: &mut verify::Manifest| -> Taken {
         let yaml = std::mem::take(&mut m.yaml);
-        let (ids, facts) = observe(m);
+        let seen = observe(m);
         let (head, tail) = (header.as_bytes(), yaml.as_bytes());
         // Compared and hashed as header and text: a file found unchanged (most of them) is
         // never copied into one buffer.
@@ -226,7 +231,7 @@ fn compile_env<'p>(
                 Kept::Bytes(bytes)
             }
         };
-        (kept, ids, facts)
+        (kept, seen)
     };
     let mut gathered = Gathered::default();
     // A part of the plan: each file rendered and, on the same worker, taken from what an
@@ -315,17 +320,45 @@ fn holds(
 
 /// Verifications made for earlier environments: the sha256 of a rendered text → the length
 /// and sha256 of the bytes (header and canonical text) it verified to, recorded when the
-/// output directory held exactly those bytes.
+/// output directory held exactly those bytes, and what the invariants' stream observed of it
+/// when that is the same in every environment ([`Observation::alike`]).
 ///
 /// Verification is a function of the rendered text alone (parse, schema, canonical writer:
 /// the path and template only name a failure), so a later file with the same text verifies
 /// to the same documents and bytes. When its copy in the output directory has that length
 /// and digest, [`reuse_one`] only parses its documents for the invariants (none for a Kyverno
-/// CLI test), which still judge them in their own environment. At 1,000 tenants two thirds
-/// of a tenant's bytes are the same in every environment (its RBAC, NetworkPolicies,
+/// CLI test), which still judge them in their own environment, unless the stream's observation
+/// was recorded: then it is taken as it is, and the text is not parsed at all (a tenant's
+/// ServiceAccount, NetworkPolicies, image policies and deploy key; its Roles, RoleBindings and
+/// signers are kept for the whole-environment checks and parsed again). At 1,000 tenants two
+/// thirds of a tenant's bytes are the same in every environment (its RBAC, NetworkPolicies,
 /// signers, Kyverno CLI test resources). sha256, not a faster hash: the text comes from the
 /// trust model, and a chosen collision must not select another file's bytes.
-type Verified = HashMap<[u8; 32], (u64, [u8; 32])>;
+type Verified = HashMap<[u8; 32], Memo>;
+
+/// What [`Verified`] holds of a rendered text.
+struct Memo {
+    /// Length of the bytes it verified to.
+    len: u64,
+    /// sha256 of those bytes.
+    digest: [u8; 32],
+    /// The stream's observation of its documents, when [`Observation::alike`] (boxed: most
+    /// texts have none, and at 5,000 tenants the memo holds ~110,000 of them).
+    observed: Option<Box<Observation>>,
+}
+
+/// What the invariants' stream took of a file ([`verify::invariants::Stream::observe`]),
+/// beside the documents it kept.
+#[derive(Default, Clone)]
+struct Observation {
+    /// Identity hashes of its objects ([`verify::identity_hashes`]).
+    ids: Vec<u64>,
+    /// What the stream recorded.
+    facts: verify::invariants::Facts,
+    /// Whether the stream kept no document and recorded what it would in any environment
+    /// ([`verify::invariants::Stream::observes_alike`]).
+    alike: bool,
+}
 
 /// A file of a part, as [`made`] took it.
 enum Made {
@@ -344,7 +377,7 @@ fn made(
     r: render::Rendered,
     memo: &Verified,
     out: Option<&write::Output>,
-    observe: &(impl Fn(&mut verify::Manifest) -> (Vec<u64>, verify::invariants::Facts) + Sync),
+    observe: &(impl Fn(&mut verify::Manifest) -> Observation + Sync),
     keep: &(impl Fn(&mut verify::Manifest) -> Taken + Sync),
 ) -> Option<Made> {
     let (r, key) = match out {
@@ -362,20 +395,32 @@ fn made(
 
 /// One file taken from what an earlier file verified ([`Verified`]): when its text was
 /// verified before and the output directory holds exactly the bytes it verified to, its
-/// documents are parsed for the invariants only (none for a Kyverno CLI test). `Ok` when
-/// reused, else the file back with the sha256 of its text.
+/// documents are parsed for the invariants only (none for a Kyverno CLI test, none when the
+/// stream's observation was recorded with the text: [`Memo::observed`]). `Ok` when reused,
+/// else the file back with the sha256 of its text.
 fn reuse_one(
     r: render::Rendered,
     memo: &Verified,
     out: &write::Output,
-    observe: &(impl Fn(&mut verify::Manifest) -> (Vec<u64>, verify::invariants::Facts) + Sync),
+    observe: &(impl Fn(&mut verify::Manifest) -> Observation + Sync),
 ) -> Result<(verify::Manifest, Taken), (render::Rendered, [u8; 32])> {
     let key = write::sha256(r.text.as_bytes());
-    let Some(&(len, digest)) = memo.get(&key) else {
+    let Some(memo) = memo.get(&key) else {
         return Err((r, key));
     };
+    let (len, digest) = (memo.len, memo.digest);
     if !out.holds_digest(&r.path, len, &digest) {
         return Err((r, key));
+    }
+    if let Some(seen) = &memo.observed {
+        let render::Rendered { path, template, .. } = r;
+        let m = verify::Manifest {
+            path,
+            template,
+            docs: Vec::new(),
+            yaml: String::new(),
+        };
+        return Ok((m, (Kept::Unchanged(digest, len), Observation::clone(seen))));
     }
     let docs = if r.path.split('/').next() == Some(render::KYVERNO_TESTS) {
         Vec::new()
@@ -392,13 +437,13 @@ fn reuse_one(
         docs,
         yaml: String::new(),
     };
-    let (ids, facts) = observe(&mut m);
-    Ok((m, (Kept::Unchanged(digest, len), ids, facts)))
+    let seen = observe(&mut m);
+    Ok((m, (Kept::Unchanged(digest, len), seen)))
 }
 
 /// What [`compile_env`] takes of each file as it is verified: its bytes (or digest), the
 /// identity hashes of its objects, and what the invariants' stream recorded of it.
-type Taken = (Kept, Vec<u64>, verify::invariants::Facts);
+type Taken = (Kept, Observation);
 
 /// What [`compile_env`] gathers of an environment's files, part by part.
 #[derive(Default)]
@@ -427,7 +472,12 @@ impl Gathered {
                 Made::Reused(m, t) => self.take_one(m, t),
                 Made::Verified(m, t, key) => {
                     if let (Kept::Unchanged(digest, len), Some(key)) = (&t.0, key) {
-                        memo.insert(key, (*len, *digest));
+                        let memo_of = Memo {
+                            len: *len,
+                            digest: *digest,
+                            observed: t.1.alike.then(|| Box::new(t.1.clone())),
+                        };
+                        memo.insert(key, memo_of);
                     }
                     self.take_one(m, t);
                 }
@@ -437,11 +487,11 @@ impl Gathered {
         Some(())
     }
 
-    fn take_one(&mut self, m: verify::Manifest, (k, ids, f): Taken) {
-        for id in ids {
+    fn take_one(&mut self, m: verify::Manifest, (k, seen): Taken) {
+        for id in seen.ids {
             self.repeated |= !self.seen.insert(id);
         }
-        self.facts.merge(f);
+        self.facts.merge(seen.facts);
         if m.docs.is_empty() {
             self.kept.push((m.path, k));
         } else {

@@ -247,7 +247,7 @@ fn reads(doc: &Value) -> bool {
 
 /// What [`Stream::observe`] recorded of the documents it checked and let go: all that the
 /// whole-environment checks need of them.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Facts {
     /// Tenant namespaces with a `v1` Namespace object.
     namespaces: HashSet<String>,
@@ -327,7 +327,6 @@ impl<'p> Stream<'p> {
                 .collect();
             facts.failed = !rbac.notes().is_empty();
         }
-        let flux = self.policy.flux.namespace.as_str();
         m.docs.retain(|d| {
             let kind = s(d, &["kind"]);
             let one = [d];
@@ -350,13 +349,40 @@ impl<'p> Stream<'p> {
                     facts.denied.insert(ns.to_string());
                 }
             }
-            kind.ends_with("List")
-                || STREAM_KINDS.iter().any(|ks| ks.contains(&kind))
-                || s(d, &["apiVersion"]).starts_with(whole::SOURCE_API)
-                || (kind == "NetworkPolicy" && s(d, &["metadata", "namespace"]) == flux)
+            self.whole_reads(d)
         });
         facts.failed |= !out.is_empty();
         facts
+    }
+
+    /// Whether a check of the whole environment ([`Stream::holds`]) reads `d`, which
+    /// [`Stream::observe`] then keeps.
+    fn whole_reads(&self, d: &Value) -> bool {
+        let kind = s(d, &["kind"]);
+        kind.ends_with("List")
+            || STREAM_KINDS.iter().any(|ks| ks.contains(&kind))
+            || s(d, &["apiVersion"]).starts_with(whole::SOURCE_API)
+            || (kind == "NetworkPolicy"
+                && s(d, &["metadata", "namespace"]) == self.policy.flux.namespace)
+    }
+
+    /// Whether [`Stream::observe`] keeps none of `docs` and records of them what it would
+    /// record in any environment of the policy: no document is a reconciler or a Namespace
+    /// (whose checks look the tenant of its namespace up in this environment), and none is read
+    /// by the whole-environment checks. What is recorded of the others is a function of the
+    /// documents alone: the RBAC model's notes and definitions, the namespaces a
+    /// NetworkPolicy denies ingress in, and whether an ImagePolicy's filter is unanchored
+    /// (the environment only names that failure, and `observe` keeps no diagnostic).
+    /// `generate` records such an observation with the file's text and takes it for the same
+    /// text in a later environment without parsing it again (tested on every file of the
+    /// example, in every environment).
+    pub fn observes_alike(&self, docs: &[Value]) -> bool {
+        docs.iter().all(|d| {
+            let kind = s(d, &["kind"]);
+            !RECONCILER_KINDS.contains(&kind)
+                && !NAMESPACE_KINDS.contains(&kind)
+                && !self.whole_reads(d)
+        })
     }
 
     /// Whether every invariant of [`check_env`] holds, given the documents [`Stream::observe`]
@@ -1259,6 +1285,95 @@ subjects: [{kind: Group, name: "system:serviceaccounts", apiGroup: rbac.authoriz
             full(&policy, &manifests),
             "the stream's verdict on the lured documents"
         );
+    }
+
+    /// What `generate` relies on to take a recorded observation for the same text in another
+    /// environment ([`Stream::observes_alike`]): every file of the example, and the example
+    /// with an unanchored image filter and a default-deny that selects some Pods, observed in
+    /// each environment's stream, is recorded alike in every other one and keeps nothing.
+    /// Reconcilers and Namespaces are never alike; NetworkPolicies and ImagePolicies are.
+    #[test]
+    fn an_observation_alike_is_the_same_in_every_environment() {
+        let policy = crate::testing::example_policy();
+        let mut manifests = reference(&policy).expect("the example compiles");
+        let envs = policy.environments.len();
+        assert!(envs > 1, "the example has several environments");
+        let streams: Vec<Stream<'_>> = (0..envs).map(|i| Stream::new(&policy, i)).collect();
+        // Failures an alike observation must carry over: the first ImagePolicy unanchored,
+        // the first default-deny made to select some Pods.
+        let (mut unanchored, mut selective) = (false, None);
+        for m in &mut manifests {
+            for d in &mut m.docs {
+                if !unanchored && s(d, &["kind"]) == "ImagePolicy" {
+                    d["spec"]["filterTags"] = serde_json::json!({"pattern": "v.*"});
+                    unanchored = true;
+                } else if selective.is_none() {
+                    if let Some(ns) = whole::default_deny(d).map(str::to_string) {
+                        d["spec"]["podSelector"] = serde_json::json!({"matchLabels": {"app": "x"}});
+                        selective = Some((m.path.clone(), ns));
+                    }
+                }
+            }
+        }
+        let (selective, denied_ns) = selective.expect("the example has a default-deny");
+        assert!(unanchored, "the example has an ImagePolicy");
+        let mut alike_kinds = std::collections::BTreeSet::new();
+        let (mut failed, mut selective_seen) = (0, false);
+        for m in &manifests {
+            let kinds: Vec<&str> = m.docs.iter().map(|d| s(d, &["kind"])).collect();
+            let alike: Vec<bool> = streams
+                .iter()
+                .map(|st| st.observes_alike(&m.docs))
+                .collect();
+            assert!(
+                alike.iter().all(|&a| a == alike[0]),
+                "{}: alike in some environments only",
+                m.path
+            );
+            if kinds
+                .iter()
+                .any(|k| RECONCILER_KINDS.contains(k) || NAMESPACE_KINDS.contains(k))
+            {
+                assert!(
+                    !alike[0],
+                    "{}: a reconciler or Namespace is never alike",
+                    m.path
+                );
+            }
+            if !alike[0] {
+                continue;
+            }
+            let seen: Vec<(Facts, usize)> = streams
+                .iter()
+                .map(|st| {
+                    let mut copy = m.clone();
+                    let facts = st.observe(&mut copy);
+                    (facts, copy.docs.len())
+                })
+                .collect();
+            for (facts, kept) in &seen {
+                assert_eq!(facts, &seen[0].0, "{}: recorded differently", m.path);
+                assert_eq!(*kept, 0, "{}: a document was kept", m.path);
+            }
+            failed += usize::from(seen[0].0.failed);
+            if m.path == selective {
+                assert!(
+                    !seen[0].0.denied.contains(&denied_ns),
+                    "{}: the edited policy no longer denies `{denied_ns}`",
+                    m.path
+                );
+                selective_seen = true;
+            }
+            alike_kinds.extend(kinds);
+        }
+        for kind in ["NetworkPolicy", "ImagePolicy", "ServiceAccount"] {
+            assert!(alike_kinds.contains(kind), "no {kind} file is alike");
+        }
+        assert_eq!(
+            failed, 1,
+            "the unanchored filter is recorded alike, and only it"
+        );
+        assert!(selective_seen, "the edited NetworkPolicy's file is alike");
     }
 
     /// [`Stream`]'s verdict, per environment, on `manifests` observed one file at a time.
