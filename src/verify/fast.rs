@@ -161,6 +161,8 @@ fn parse_document<'a>(lines: &mut Vec<Line<'a>>, docs: &mut Vec<Value>) -> Optio
     let mut p = Parser {
         lines: std::mem::take(lines),
         pos: 0,
+        entries: Vec::new(),
+        items: Vec::new(),
     };
     let first = p.lines[0].indent;
     let doc = p.block(first, 0)?;
@@ -174,6 +176,12 @@ fn parse_document<'a>(lines: &mut Vec<Line<'a>>, docs: &mut Vec<Value>) -> Optio
 struct Parser<'a> {
     lines: Vec<Line<'a>>,
     pos: usize,
+    /// The entries of the mappings being read, innermost last: each mapping takes its own
+    /// from the top when it ends (one buffer for the document instead of one growing vector
+    /// per mapping, moved into the map and freed).
+    entries: Vec<(String, Value)>,
+    /// The same for the items of the sequences being read.
+    items: Vec<Value>,
 }
 
 fn is_item(text: &str) -> bool {
@@ -211,7 +219,7 @@ impl<'a> Parser<'a> {
     }
 
     fn mapping(&mut self, indent: usize, depth: usize) -> Option<Value> {
-        let mut entries: Vec<(String, Value)> = Vec::new();
+        let start = self.entries.len();
         while let Some(line) = self.peek() {
             if line.indent < indent {
                 break;
@@ -236,13 +244,13 @@ impl<'a> Parser<'a> {
                 self.no_continuation(indent)?;
                 v
             };
-            entries.push((key, value));
+            self.entries.push((key, value));
         }
-        exact_map(entries).map(Value::Object)
+        exact_map(self.entries.drain(start..)).map(Value::Object)
     }
 
     fn sequence(&mut self, indent: usize, depth: usize) -> Option<Value> {
-        let mut items = Vec::new();
+        let start = self.items.len();
         while let Some(line) = self.peek() {
             if line.indent < indent || (line.indent == indent && !is_item(line.text)) {
                 break;
@@ -255,28 +263,31 @@ impl<'a> Parser<'a> {
                 return None;
             }
             let inner = indent + 2;
-            if is_item(rest) || split_key(rest).is_some() {
+            if is_item(rest) || opens_key(rest) {
                 // The rest of the line opens a block at column `inner`.
                 self.lines[self.pos] = Line {
                     indent: inner,
                     text: rest,
                 };
-                items.push(self.block(inner, depth + 1)?);
+                let item = self.block(inner, depth + 1)?;
+                self.items.push(item);
             } else {
                 self.pos += 1;
-                items.push(inline(rest)?);
+                self.items.push(inline(rest)?);
                 self.no_continuation(indent)?;
             }
         }
-        items.shrink_to_fit();
-        Some(Value::Array(items))
+        // Collected from an exact-size iterator: allocated to the number of items.
+        Some(Value::Array(self.items.drain(start..).collect()))
     }
 }
 
 /// A map of exactly these entries, allocated to their number (a document is held until the
 /// invariants have read it: growth slack would be most of its memory); `None` on a
 /// duplicate key.
-fn exact_map(entries: Vec<(String, Value)>) -> Option<Map<String, Value>> {
+fn exact_map(
+    entries: impl ExactSizeIterator<Item = (String, Value)>,
+) -> Option<Map<String, Value>> {
     let mut map = Map::with_capacity(entries.len());
     for (k, v) in entries {
         if map.insert(k, v).is_some() {
@@ -284,6 +295,19 @@ fn exact_map(entries: Vec<(String, Value)>) -> Option<Map<String, Value>> {
         }
     }
     Some(map)
+}
+
+/// Whether [`split_key`] reads a key from `text`, without making the key (a sequence item's
+/// line is tested for one before it is read as a mapping).
+fn opens_key(text: &str) -> bool {
+    if text.starts_with('"') {
+        return split_key(text).is_some();
+    }
+    let Some(colon) = text.bytes().position(|b| b == b':') else {
+        return false;
+    };
+    let after = &text[colon + 1..];
+    plain_key(&text[..colon]) && (after.is_empty() || after.starts_with(' '))
 }
 
 /// `key: rest` or `key:` (rest empty): the key (a plain word or a JSON string) and what
@@ -533,7 +557,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
             let Strict(v) = access.next_value()?;
             entries.push((key, v));
         }
-        exact_map(entries)
+        exact_map(entries.into_iter())
             .map(|m| Strict(Value::Object(m)))
             .ok_or_else(|| de::Error::custom("duplicate key"))
     }
